@@ -1,0 +1,32 @@
+# Two commands on a fresh machine:
+#   make run   — chat with the approval-gated agent (embedded defaults: SQLite, offline model;
+#                Ollama when it is reachable with the model pulled)
+#   make test  — lint, type-check and run the whole test suite
+.PHONY: run test install lint typecheck pytest doctor bench clean
+
+install:
+	@bash scripts/install.sh
+
+run: install
+	.venv/bin/hitl chat
+
+doctor: install
+	.venv/bin/hitl doctor
+
+lint: install
+	.venv/bin/ruff check src tests bench examples
+	.venv/bin/ruff format --check src
+
+typecheck: install
+	.venv/bin/mypy src/langgraph_ollama_local
+
+pytest: install
+	.venv/bin/python -m pytest -q -ra
+
+test: lint typecheck pytest
+
+bench: install
+	.venv/bin/python bench/embedded_accuracy.py
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

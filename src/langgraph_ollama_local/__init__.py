@@ -1,0 +1,45 @@
+"""langgraph-ollama-local: human-in-the-loop approvals for LangGraph agents on local LLMs.
+
+from langgraph_ollama_local import LocalAgentConfig, create_approval_agent, ApprovalPolicy
+"""
+
+from langgraph_ollama_local.agent.graph import (
+    CheckpointerRequiredError,
+    build_selective_workflow,
+    build_workflow,
+    create_approval_agent,
+)
+from langgraph_ollama_local.approvals import (
+    ApprovalPolicy,
+    Condition,
+    Decision,
+    DecisionError,
+    PolicyError,
+    Stage,
+    ToolRule,
+    ask_human,
+    read_interrupt,
+)
+from langgraph_ollama_local.config import LocalAgentConfig
+from langgraph_ollama_local.runtime import ApprovalRunner
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ApprovalPolicy",
+    "ApprovalRunner",
+    "CheckpointerRequiredError",
+    "Condition",
+    "Decision",
+    "DecisionError",
+    "LocalAgentConfig",
+    "PolicyError",
+    "Stage",
+    "ToolRule",
+    "__version__",
+    "ask_human",
+    "build_selective_workflow",
+    "build_workflow",
+    "create_approval_agent",
+    "read_interrupt",
+]

@@ -1,0 +1,62 @@
+"""The approval core: policy, decisions, interrupt payloads and the gate.
+
+Pure: it depends on LangGraph's `interrupt()` and LangChain's message and tool types,
+never on storage, HTTP or the CLI.
+"""
+
+from langgraph_ollama_local.approvals.decisions import (
+    Decision,
+    decision_response_schema,
+    normalize_answer,
+    parse_decision,
+)
+from langgraph_ollama_local.approvals.digest import call_digest
+from langgraph_ollama_local.approvals.errors import (
+    ApprovalError,
+    DecisionError,
+    NotPausedError,
+    PolicyError,
+    UnknownInterruptError,
+)
+from langgraph_ollama_local.approvals.gate import ReviewOutcome, review_tool_calls
+from langgraph_ollama_local.approvals.policy import (
+    ApprovalPolicy,
+    Condition,
+    Stage,
+    ToolRule,
+    Verdict,
+)
+from langgraph_ollama_local.approvals.questions import ask_human
+from langgraph_ollama_local.approvals.requests import (
+    ActionView,
+    InterruptView,
+    approval_payload,
+    batched_resume,
+    read_interrupt,
+)
+
+__all__ = [
+    "ActionView",
+    "ApprovalError",
+    "ApprovalPolicy",
+    "Condition",
+    "Decision",
+    "DecisionError",
+    "InterruptView",
+    "NotPausedError",
+    "PolicyError",
+    "ReviewOutcome",
+    "Stage",
+    "ToolRule",
+    "UnknownInterruptError",
+    "Verdict",
+    "approval_payload",
+    "ask_human",
+    "batched_resume",
+    "call_digest",
+    "decision_response_schema",
+    "normalize_answer",
+    "parse_decision",
+    "read_interrupt",
+    "review_tool_calls",
+]

@@ -1,0 +1,291 @@
+"""The approval gate: decide, for every tool call of a model turn, whether it may run.
+
+`review_tool_calls` raises one LangGraph `interrupt()` per gated call and stage, and
+returns an outcome per call. It never runs a tool: the caller executes the calls marked
+`run` only after every review of the turn is done. That ordering matters because a
+resumed node re-runs from its start; with no side effect before the last interrupt,
+re-running is harmless.
+
+Fail-closed rules, each from a bug seen in peer projects:
+- a call to a tool the agent does not have never runs, nor do calls of a turn that
+  reuses or omits tool-call ids, or that asks for more calls than the policy allows;
+- an edit is re-classified by the policy: a stricter rule restarts the review under it;
+- decisions are checked (allowed type, edited args valid for the tool's schema, no
+  approver deciding twice across stages) by LangGraph before they are saved;
+- an exact call rejected `max_identical_retries` times is refused without asking again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langchain_core.messages import BaseMessage, ToolCall, ToolMessage
+from langchain_core.tools import BaseTool
+from langgraph.types import interrupt
+from pydantic import BaseModel
+
+from langgraph_ollama_local.approvals.decisions import Decision, decision_response_schema
+from langgraph_ollama_local.approvals.digest import call_digest
+from langgraph_ollama_local.approvals.policy import ApprovalPolicy, Verdict
+from langgraph_ollama_local.approvals.requests import StageTicket, approval_payload
+
+OutcomeStatus = Literal["run", "rejected", "responded", "denied", "blocked"]
+Ask = Callable[[dict[str, Any], Any], Decision]
+MAX_REVIEWS_PER_CALL = 25
+HITL_METADATA_KEY = "hitl"
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """What the gate concluded for one tool call."""
+
+    tool_call: ToolCall
+    status: OutcomeStatus
+    message: str | None = None
+    decisions: tuple[Mapping[str, Any], ...] = ()
+    edited: bool = False
+    ends_turn: bool = False
+    rule: str | None = None
+
+    @property
+    def digest(self) -> str:
+        return call_digest(self.tool_call["name"], self.tool_call["args"])
+
+    def metadata(self) -> dict[str, Any]:
+        """Recorded on the ToolMessage so history shows how each call was decided."""
+        return {
+            "outcome": self.status,
+            "digest": self.digest,
+            "rule": self.rule,
+            "decisions": [dict(d) for d in self.decisions],
+            "edited": self.edited,
+        }
+
+
+def _ask_langgraph(payload: dict[str, Any], schema: Any) -> Decision:
+    decision: Decision = interrupt(payload, response_schema=schema)
+    return decision
+
+
+def args_schema_of(tool: BaseTool | None) -> type[BaseModel] | None:
+    """The schema the model sees for the tool; edited args are checked against it."""
+    if tool is None:
+        return None
+    schema = tool.tool_call_schema
+    return schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
+
+
+def prior_rejections(history: Sequence[BaseMessage], digest: str) -> int:
+    """How often this exact call was already rejected in the conversation."""
+    count = 0
+    for message in history:
+        if isinstance(message, ToolMessage):
+            meta = message.response_metadata.get(HITL_METADATA_KEY)
+            if (
+                isinstance(meta, Mapping)
+                and meta.get("digest") == digest
+                and meta.get("outcome")
+                in (
+                    "rejected",
+                    "denied",
+                )
+            ):
+                count += 1
+    return count
+
+
+@dataclass
+class _Review:
+    """The mutable state of one call's review; local to one gate execution."""
+
+    call: ToolCall
+    verdict: Verdict
+    trail: list[dict[str, Any]] = field(default_factory=list)
+    edited: bool = False
+
+
+def review_tool_calls(
+    calls: Sequence[ToolCall],
+    policy: ApprovalPolicy,
+    tools: Mapping[str, BaseTool],
+    *,
+    history: Sequence[BaseMessage] = (),
+    ask: Ask = _ask_langgraph,
+) -> list[ReviewOutcome]:
+    """Review every call of one model turn; see the module docstring for the rules."""
+    refusal = _refuse_whole_turn(calls, policy)
+    if refusal is not None:
+        return [ReviewOutcome(tool_call=c, status="blocked", message=refusal, ends_turn=True) for c in calls]
+    outcomes = []
+    for index, call in enumerate(calls):
+        outcomes.append(_review_one(call, index, len(calls), policy, tools, history, ask))
+    return outcomes
+
+
+def _refuse_whole_turn(calls: Sequence[ToolCall], policy: ApprovalPolicy) -> str | None:
+    if len(calls) > policy.max_calls_per_turn:
+        return (
+            f"The model asked for {len(calls)} tool calls in one turn; the policy allows at most "
+            f"{policy.max_calls_per_turn}. None of them was run."
+        )
+    ids = [c.get("id") for c in calls]
+    if any(not i for i in ids):
+        return "A tool call came without an id, so its result could not be matched. Nothing was run."
+    if len(set(ids)) != len(ids):
+        return "Several tool calls of this turn share one id. None of them was run."
+    return None
+
+
+def _review_one(
+    call: ToolCall,
+    index: int,
+    count: int,
+    policy: ApprovalPolicy,
+    tools: Mapping[str, BaseTool],
+    history: Sequence[BaseMessage],
+    ask: Ask,
+) -> ReviewOutcome:
+    name = call["name"]
+    if name not in tools:
+        available = ", ".join(sorted(tools)) or "none"
+        return ReviewOutcome(
+            tool_call=call,
+            status="blocked",
+            message=f"Tool {name!r} does not exist, so it was not run. Available tools: {available}.",
+        )
+    if not isinstance(call.get("args"), Mapping):
+        return ReviewOutcome(tool_call=call, status="blocked", message="Tool arguments must be an object.")
+    verdict = policy.classify(name, call["args"])
+    if verdict.action == "allow":
+        return ReviewOutcome(tool_call=call, status="run", rule=verdict.rule_id)
+    if verdict.action == "deny":
+        return _denied(call, verdict, ())
+    rejected_before = prior_rejections(history, call_digest(name, call["args"]))
+    if policy.max_identical_retries and rejected_before >= policy.max_identical_retries:
+        return ReviewOutcome(
+            tool_call=call,
+            status="blocked",
+            rule=verdict.rule_id,
+            ends_turn=True,
+            message=(
+                f"This exact {name} call was already rejected {rejected_before} time(s), so it was "
+                "not run and nobody was asked again. Do not retry it; tell the user instead."
+            ),
+        )
+    return _run_stages(_Review(call=call, verdict=verdict), index, count, policy, tools[name], ask)
+
+
+def _run_stages(
+    review: _Review, index: int, count: int, policy: ApprovalPolicy, tool: BaseTool, ask: Ask
+) -> ReviewOutcome:
+    stage_index, escalation = 0, 0
+    for _ in range(MAX_REVIEWS_PER_CALL):
+        stages = review.verdict.stages
+        if stage_index >= len(stages):
+            return _finish(review, "run", None)
+        stage = stages[stage_index]
+        role = stage.escalate_to if escalation and stage.escalate_to else stage.role
+        ticket = StageTicket(stage_index, len(stages), stage, role, escalation)
+        payload = approval_payload(
+            tool_call_id=str(review.call["id"]),
+            name=review.call["name"],
+            args=review.call["args"],
+            verdict=review.verdict,
+            ticket=ticket,
+            call_index=index,
+            call_count=count,
+            prior=review.trail,
+        )
+        approvers = {d["actor"] for d in review.trail if d.get("actor") and d["type"] in ("approve", "edit")}
+        schema = decision_response_schema(
+            review.verdict.allowed_decisions,
+            review.call["name"],
+            args_schema_of(tool),
+            can_escalate=ticket.escalate_to is not None,
+            forbidden_actors=approvers,
+        )
+        decision = ask(payload, schema)
+        review.trail.append(_trail_entry(ticket, decision))
+        if decision.type == "approve":
+            stage_index, escalation = stage_index + 1, 0
+        elif decision.type == "escalate":
+            escalation = 1
+        elif decision.type == "reject":
+            reason = decision.message or "no reason given"
+            return _finish(
+                review,
+                "rejected",
+                f"The user rejected the {review.call['name']} call: {reason}. "
+                "It was not run. Do not retry it unless the user asks.",
+            )
+        elif decision.type == "respond":
+            return _finish(review, "responded", decision.message)
+        else:  # edit
+            outcome = _apply_edit(review, decision, policy)
+            if outcome is not None:
+                return outcome
+            stage_index, escalation = _next_stage_after_edit(review, stage_index), 0
+    return _finish(review, "blocked", "The review of this call did not settle; it was not run.")
+
+
+def _apply_edit(review: _Review, decision: Decision, policy: ApprovalPolicy) -> ReviewOutcome | None:
+    assert decision.args is not None
+    review.call = ToolCall(
+        name=review.call["name"], args=decision.args, id=review.call["id"], type="tool_call"
+    )
+    review.edited = True
+    new_verdict = policy.classify(review.call["name"], review.call["args"])
+    previous, review.verdict = review.verdict, new_verdict
+    review.trail[-1]["previous_rule"] = previous.rule_id
+    if new_verdict.action == "deny":
+        return _denied(review.call, new_verdict, tuple(review.trail), edited=True)
+    if new_verdict.action == "allow":
+        return _finish(review, "run", None)
+    return None
+
+
+def _next_stage_after_edit(review: _Review, stage_index: int) -> int:
+    """Same rule: the edit counts as this stage's approval. Another rule: review anew."""
+    previous_rule = review.trail[-1].get("previous_rule")
+    return stage_index + 1 if previous_rule == review.verdict.rule_id else 0
+
+
+def _trail_entry(ticket: StageTicket, decision: Decision) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "stage": ticket.stage.name,
+        "role": ticket.role,
+        "type": decision.type,
+        "actor": decision.actor,
+    }
+    if decision.message is not None:
+        entry["message"] = decision.message
+    if decision.args is not None:
+        entry["args"] = decision.args
+    return entry
+
+
+def _finish(review: _Review, status: OutcomeStatus, message: str | None) -> ReviewOutcome:
+    return ReviewOutcome(
+        tool_call=review.call,
+        status=status,
+        message=message,
+        decisions=tuple(review.trail),
+        edited=review.edited,
+        rule=review.verdict.rule_id,
+    )
+
+
+def _denied(
+    call: ToolCall, verdict: Verdict, trail: tuple[Mapping[str, Any], ...], *, edited: bool = False
+) -> ReviewOutcome:
+    reason = verdict.reason or "the approval policy does not allow it"
+    return ReviewOutcome(
+        tool_call=call,
+        status="denied",
+        message=f"The {call['name']} call was not run: {reason}.",
+        decisions=trail,
+        edited=edited,
+        rule=verdict.rule_id,
+    )

@@ -1,0 +1,147 @@
+"""`LocalAgentConfig`: every knob of the package in one pydantic-settings object.
+
+Precedence (highest first): explicit kwargs, `HITL_*` environment variables, a `.env`
+file in the working directory, defaults. Nested fields use `__`:
+`HITL_OLLAMA__MODEL=qwen2.5:7b`. Ollama's own `OLLAMA_HOST` is honoured for the base
+URL so a machine already set up for Ollama needs no extra configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ProviderName = Literal["auto", "ollama", "embedded", "openai"]
+
+DEFAULT_OLLAMA_URL = "http://localhost:11434"
+
+
+def default_home() -> Path:
+    """Where local state (database, outbox) lives unless `HITL_HOME` says otherwise."""
+    return Path(os.environ.get("HITL_HOME", Path.home() / ".local/share/langgraph-ollama-local"))
+
+
+def default_cache_dir() -> Path:
+    """Where the joined model file is cached; large and rebuildable, so not in HOME data."""
+    base = os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
+    return Path(base) / "langgraph-ollama-local"
+
+
+def normalize_ollama_host(value: str) -> str:
+    """Accept the forms `OLLAMA_HOST` takes (`host`, `host:port`, `0.0.0.0`, full URL)."""
+    value = value.strip().rstrip("/")
+    if not value:
+        return DEFAULT_OLLAMA_URL
+    if "://" not in value:
+        value = f"http://{value}"
+    scheme, rest = value.split("://", 1)
+    host = rest.split("/", 1)[0]
+    wildcard = "0.0.0.0"  # noqa: S104 - a bind address, not one a client can reach
+    if host.startswith(wildcard):
+        rest = "localhost" + rest[len(wildcard) :]
+        host = rest.split("/", 1)[0]
+    if ":" not in host.rsplit("]", 1)[-1]:
+        rest = rest.replace(host, f"{host}:11434", 1)
+    return f"{scheme}://{rest}"
+
+
+class OllamaSettings(BaseModel):
+    """The spec's `config.ollama.model` / `config.ollama.base_url`."""
+
+    model: str = "llama3.2:3b"
+    base_url: str = Field(default_factory=lambda: normalize_ollama_host(os.environ.get("OLLAMA_HOST", "")))
+    timeout_seconds: float = 120.0
+
+    @field_validator("base_url")
+    @classmethod
+    def _normalize(cls, value: str) -> str:
+        return normalize_ollama_host(value)
+
+
+class EmbeddedSettings(BaseModel):
+    """The in-process llama.cpp model used when no Ollama is reachable."""
+
+    model_path: Path | None = Field(
+        default=None, description="A GGUF file to load instead of the packaged model."
+    )
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    n_ctx: int = Field(default=4096, ge=512)
+    n_threads: int | None = Field(default=None, ge=1)
+    max_tokens: int = Field(default=512, ge=1)
+    seed: int = 0
+
+
+class OpenAISettings(BaseModel):
+    """Any OpenAI-compatible server (vLLM, llama.cpp server, LM Studio)."""
+
+    base_url: str = "http://localhost:8000/v1"
+    model: str = "local-model"
+    api_key: str = "not-needed"
+
+
+class SmtpSettings(BaseModel):
+    """Where `send_email` delivers. With no host it writes to the local outbox instead."""
+
+    host: str | None = None
+    port: int = Field(default=25, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    sender: str = "agent@localhost"
+    timeout_seconds: float = 10.0
+
+
+class LocalAgentConfig(BaseSettings):
+    """Settings for agents, providers, storage and approvals.
+
+    `LocalAgentConfig()` with nothing set gives a working offline setup: provider `auto`
+    (Ollama if reachable with the model pulled, else the embedded model), a SQLite file
+    under `home`, and email delivered to a local outbox.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="HITL_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    provider: ProviderName = "auto"
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    ollama: OllamaSettings = Field(default_factory=OllamaSettings)
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    home: Path = Field(default_factory=default_home)
+    storage_url: str | None = Field(
+        default=None,
+        description="`sqlite:///path.db` (default: under `home`), `postgresql://…`, or `memory`.",
+    )
+    policy_file: Path | None = Field(default=None, description="A YAML or TOML approval policy.")
+    outbox_dir: Path | None = Field(default=None, description="Default: `home/outbox`.")
+
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        allowed = ("sqlite://", "postgresql://", "postgres://", "postgresql+psycopg://", "memory")
+        if not value.startswith(allowed):
+            raise ValueError(
+                f"storage_url {value!r} is not supported: use sqlite:///path/to/file.db, "
+                "postgresql://user@host:5432/db, or memory"
+            )
+        return value
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or f"sqlite:///{self.home / 'hitl.sqlite'}"
+
+    @property
+    def resolved_outbox_dir(self) -> Path:
+        return self.outbox_dir or self.home / "outbox"
