@@ -1,0 +1,72 @@
+"""Turn a small model's text into LangChain tool calls.
+
+Qwen writes `<tool_call>{"name": ..., "arguments": {...}}</tool_call>`; small models also
+emit the same JSON bare or in a ```json fence. Calls to tools that were not offered are
+kept (the approval gate refuses them visibly) — never dropped or renamed here.
+Malformed JSON stays visible text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+from langchain_core.messages import ToolCall
+
+_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+_FENCED = re.compile(r"```(?:json)?\s*(.*?)\s*```", re.DOTALL)
+
+
+def _as_call(obj: Any) -> ToolCall | None:
+    if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
+        return None
+    args: Any = next((obj[k] for k in ("arguments", "args", "parameters") if k in obj), {})
+    if isinstance(args, str):
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except ValueError:
+            return None
+    if not isinstance(args, dict):
+        return None
+    return ToolCall(name=obj["name"], args=args, id=f"call_{uuid.uuid4().hex}", type="tool_call")
+
+
+def _calls_from_json(text: str) -> list[ToolCall] | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    items = data if isinstance(data, list) else [data]
+    calls = [_as_call(item) for item in items]
+    if not calls or any(c is None for c in calls):
+        return None
+    return [c for c in calls if c is not None]
+
+
+def parse_tool_calls(text: str, tool_names: Collection[str] = ()) -> tuple[str, list[ToolCall]]:
+    """Return `(visible_text, tool_calls)`. `tool_names` is informational only."""
+    calls: list[ToolCall] = []
+    remaining = text
+    for match in list(_TAGGED.finditer(text)):
+        parsed = _calls_from_json(match.group(1))
+        if parsed:
+            calls.extend(parsed)
+            remaining = remaining.replace(match.group(0), "", 1)
+    if calls:
+        return remaining.strip(), calls
+    for match in list(_FENCED.finditer(text)):
+        parsed = _calls_from_json(match.group(1))
+        if parsed:
+            calls.extend(parsed)
+            remaining = remaining.replace(match.group(0), "", 1)
+    if calls:
+        return remaining.strip(), calls
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")):
+        parsed = _calls_from_json(stripped)
+        if parsed:
+            return "", parsed
+    return text.strip(), []
