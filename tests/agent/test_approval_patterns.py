@@ -514,3 +514,19 @@ def test_pitfall_infinite_loop_is_avoided_by_the_router(spy):
     # agent -> tools -> agent -> end: the router exits when there are no more tool calls.
     assert graph.get_state(CFG).next == ()
     assert spy.weather == ["Paris"]
+
+
+def test_a_call_repeated_after_it_ran_is_not_run_twice(spy):
+    """Small models repeat a call after its success; the email must not go out twice."""
+    call = {"to": "alice@example.com", "subject": "s", "body": "b"}
+    llm = ScriptedChatModel(script=lambda msgs: AIMessage(content="", tool_calls=[tool_call("send_email", call)]))
+    graph = create_approval_agent(llm, spy.tools(), policy=SENSITIVE, checkpointer=InMemorySaver())
+    ask(graph, "email alice")
+    graph.invoke(Command(resume={pending(graph)[0].id: {"type": "approve"}}), CFG)
+    state = graph.get_state(CFG)
+    assert state.next == () and state.interrupts == ()
+    assert len(spy.emails) == 1
+    assert "already ran in this turn" in state.values["messages"][-1].content
+    # A new user turn may ask for the same email again: that is a new request, reviewed anew.
+    ask(graph, "send it once more please")
+    assert [i.value["name"] for i in pending(graph)] == ["send_email"]

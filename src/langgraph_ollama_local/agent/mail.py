@@ -39,7 +39,9 @@ class DeliveryReceipt:
 
 
 class EmailDelivery(Protocol):
-    def deliver(self, to: str, subject: str, body: str, *, message_id: str | None = None) -> DeliveryReceipt: ...
+    def deliver(
+        self, to: str, subject: str, body: str, *, message_id: str | None = None
+    ) -> DeliveryReceipt: ...
 
 
 def parse_recipients(to: str) -> tuple[str, ...]:

@@ -176,5 +176,5 @@ def _turn_messages(
     out.extend(results)
     closing = [o.message for o in outcomes if o.ends_turn and o.message]
     if closing:
-        out.append(AIMessage(content="I stopped here without running the action. " + closing[0]))
+        out.append(AIMessage(content="I stopped here. " + " ".join(dict.fromkeys(closing))))
     return out

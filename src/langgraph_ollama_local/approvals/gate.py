@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from langchain_core.messages import BaseMessage, ToolCall, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolCall, ToolMessage
 from langchain_core.tools import BaseTool
 from langgraph.types import interrupt
 from pydantic import BaseModel
@@ -96,6 +96,22 @@ def prior_rejections(history: Sequence[BaseMessage], digest: str) -> int:
     return count
 
 
+def already_ran_this_turn(history: Sequence[BaseMessage]) -> dict[str, str]:
+    """Digest -> result of the calls that ran since the user's last message.
+
+    A model that repeats a call it already made (small models do, after a success) is
+    not asked about again: the action is not run twice.
+    """
+    start = max((i for i, m in enumerate(history) if isinstance(m, HumanMessage)), default=-1)
+    ran: dict[str, str] = {}
+    for message in history[start + 1 :]:
+        if isinstance(message, ToolMessage):
+            meta = message.response_metadata.get(HITL_METADATA_KEY)
+            if isinstance(meta, Mapping) and meta.get("outcome") == "run" and message.status != "error":
+                ran[str(meta.get("digest"))] = str(message.content)
+    return ran
+
+
 @dataclass
 class _Review:
     """The mutable state of one call's review; local to one gate execution."""
@@ -118,8 +134,16 @@ def review_tool_calls(
     refusal = _refuse_whole_turn(calls, policy)
     if refusal is not None:
         return [ReviewOutcome(tool_call=c, status="blocked", message=refusal, ends_turn=True) for c in calls]
+    done = already_ran_this_turn(history)
     outcomes = []
     for index, call in enumerate(calls):
+        if (
+            isinstance(call.get("args"), Mapping)
+            and (digest := call_digest(call["name"], call["args"])) in done
+        ):
+            message = f"This exact {call['name']} call already ran in this turn (result: {done[digest]}); it was not run again."
+            outcomes.append(ReviewOutcome(tool_call=call, status="blocked", message=message, ends_turn=True))
+            continue
         outcomes.append(_review_one(call, index, len(calls), policy, tools, history, ask))
     return outcomes
 

@@ -80,10 +80,9 @@ def open_checkpointer(url: str) -> Iterator[BaseCheckpointSaver[Any]]:
         finally:
             conn.close()
     else:
+        from langgraph.checkpoint.postgres import PostgresSaver
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
-
-        from langgraph.checkpoint.postgres import PostgresSaver
 
         try:
             pool = ConnectionPool(
@@ -108,7 +107,6 @@ async def open_async_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver
         yield InMemorySaver()
     elif kind == "sqlite":
         import aiosqlite
-
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
         path = sqlite_path(url)
@@ -118,10 +116,9 @@ async def open_async_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver
             await saver.setup()
             yield saver
     else:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
         from psycopg.rows import dict_row
         from psycopg_pool import AsyncConnectionPool
-
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
         try:
             pool = AsyncConnectionPool(

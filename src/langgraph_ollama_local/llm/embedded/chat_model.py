@@ -67,7 +67,11 @@ def to_template_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]
             item: dict[str, Any] = {"role": "assistant", "content": message.text}
             if message.tool_calls:
                 item["tool_calls"] = [
-                    {"type": "function", "id": tc["id"], "function": {"name": tc["name"], "arguments": tc["args"]}}
+                    {
+                        "type": "function",
+                        "id": tc["id"],
+                        "function": {"name": tc["name"], "arguments": tc["args"]},
+                    }
                     for tc in message.tool_calls
                 ]
             out.append(item)

@@ -34,12 +34,28 @@ def _as_call(obj: Any) -> ToolCall | None:
     return ToolCall(name=obj["name"], args=args, id=f"call_{uuid.uuid4().hex}", type="tool_call")
 
 
+def _json_values(text: str) -> list[Any] | None:
+    """One JSON value, or several written one after another (small models do that)."""
+    decoder = json.JSONDecoder()
+    values, index = [], 0
+    while index < len(text):
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index == len(text):
+            break
+        try:
+            value, index = decoder.raw_decode(text, index)
+        except ValueError:
+            return None
+        values.append(value)
+    return values or None
+
+
 def _calls_from_json(text: str) -> list[ToolCall] | None:
-    try:
-        data = json.loads(text)
-    except ValueError:
+    values = _json_values(text)
+    if values is None:
         return None
-    items = data if isinstance(data, list) else [data]
+    items = [item for value in values for item in (value if isinstance(value, list) else [value])]
     calls = [_as_call(item) for item in items]
     if not calls or any(c is None for c in calls):
         return None
