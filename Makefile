@@ -14,7 +14,7 @@ doctor: install
 	.venv/bin/hitl doctor
 
 lint: install
-	.venv/bin/ruff check src tests bench examples
+	.venv/bin/ruff check src tests $(wildcard bench examples)
 	.venv/bin/ruff format --check src
 
 typecheck: install

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 from langgraph.checkpoint.memory import MemorySaver
-from langgraph_ollama_local.agent.tools import default_tools
 
 from langgraph_ollama_local import ApprovalPolicy, LocalAgentConfig, build_workflow
+from langgraph_ollama_local.agent.tools import default_tools
 from langgraph_ollama_local.testing import ScriptedChatModel, email_assistant_script
 
 workflow = None  # set per test by the fixture below, as a module global like the tutorial's

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolCall, ToolMessage
+from langchain_core.messages import BaseMessage, HumanMessage, ToolCall, ToolMessage
 from langchain_core.tools import BaseTool
 from langgraph.types import interrupt
 from pydantic import BaseModel
@@ -141,7 +141,10 @@ def review_tool_calls(
             isinstance(call.get("args"), Mapping)
             and (digest := call_digest(call["name"], call["args"])) in done
         ):
-            message = f"This exact {call['name']} call already ran in this turn (result: {done[digest]}); it was not run again."
+            message = (
+                f"This exact {call['name']} call already ran in this turn (result: {done[digest]}); "
+                "it was not run again."
+            )
             outcomes.append(ReviewOutcome(tool_call=call, status="blocked", message=message, ends_turn=True))
             continue
         outcomes.append(_review_one(call, index, len(calls), policy, tools, history, ask))
