@@ -1,0 +1,425 @@
+"""`ApprovalStore`: the approval lifecycle on SQLite or PostgreSQL.
+
+Every change and its audit entry commit in one transaction. A request is decided once:
+the decision is a conditional `UPDATE … WHERE status = 'pending'`, so of two concurrent
+deciders exactly one changes the row and the other gets `AlreadyDecidedError`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from langgraph_ollama_local.approvals.lifecycle import ApprovalRequest, RequestKind, RequestStatus
+from langgraph_ollama_local.store.audit import AuditEntry, AuditReport, append_audit, as_utc, verify_audit
+from langgraph_ollama_local.store.database import create_engine_for, migrate
+from langgraph_ollama_local.store.schema import approval_requests, audit_log, runs, threads
+
+
+class StoreError(Exception):
+    """Base of the store's errors."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """No such request, run or thread."""
+
+
+class AlreadyDecidedError(StoreError):
+    """The request is no longer pending: someone (or the deadline) decided it first."""
+
+    def __init__(self, request: ApprovalRequest) -> None:
+        super().__init__(
+            f"approval {request.id} is already {request.status}"
+            + (f" by {request.decided_by}" if request.decided_by else "")
+            + "; nothing was changed"
+        )
+        self.request = request
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """What the runtime knows about one item when an interrupt is raised."""
+
+    kind: RequestKind
+    interrupt_id: str | None
+    action_index: int = 0
+    tool: str | None = None
+    tool_call_id: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    digest: str | None = None
+    stage: str | None = None
+    stage_index: int = 0
+    stage_count: int = 1
+    required_role: str | None = None
+    allowed_decisions: tuple[str, ...] = ()
+    description: str | None = None
+    deadline: datetime | None = None
+    on_timeout: str | None = None
+    escalate_to: str | None = None
+    requested_by: str | None = None
+    payload: Any = None
+    response_schema: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    thread_id: str
+    status: str
+    input: Any
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int = 0
+    error: str | None = None
+    created_by: str | None = None
+
+
+_REQUEST_FIELDS = {f.name for f in fields(ApprovalRequest)}
+
+
+def _to_request(row: Any) -> ApprovalRequest:
+    data = {k: v for k, v in row._mapping.items() if k in _REQUEST_FIELDS}
+    for key in ("created_at", "deadline", "decided_at"):
+        if data.get(key) is not None:
+            data[key] = as_utc(data[key])
+    data["allowed_decisions"] = tuple(data.get("allowed_decisions") or ())
+    data["args"] = data.get("args") or {}
+    return ApprovalRequest(**data)
+
+
+def _to_run(row: Any) -> Run:
+    data = dict(row._mapping)
+    for key in ("created_at", "started_at", "finished_at"):
+        if data.get(key) is not None:
+            data[key] = as_utc(data[key])
+    return Run(**data)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    status: str | None = "pending"
+    tool: str | None = None
+    thread_id: str | None = None
+    role: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class ApprovalStore:
+    """Async repository over one SQL database."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    async def open(cls, url: str, *, run_migrations: bool = True) -> ApprovalStore:
+        if run_migrations:
+            import asyncio
+
+            await asyncio.to_thread(migrate, url)
+        return cls(create_engine_for(url))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- threads and runs ---------------------------------------------------------------
+
+    async def ensure_thread(self, thread_id: str, *, actor: str, title: str | None = None) -> bool:
+        """Create the thread row if missing; True when it was created."""
+        async with self.engine.begin() as conn:
+            exists = (await conn.execute(select(threads.c.id).where(threads.c.id == thread_id))).first()
+            if exists:
+                return False
+            await conn.execute(
+                insert(threads).values(id=thread_id, created_at=utcnow(), created_by=actor, title=title)
+            )
+            await append_audit(
+                conn,
+                actor=actor,
+                action="thread.created",
+                subject_type="thread",
+                subject_id=thread_id,
+                thread_id=thread_id,
+            )
+            return True
+
+    async def thread_exists(self, thread_id: str) -> bool:
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(select(threads.c.id).where(threads.c.id == thread_id))
+            ).first() is not None
+
+    async def list_threads(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(threads).order_by(threads.c.created_at.desc()).limit(limit).offset(offset)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    async def create_run(self, thread_id: str, run_input: Any, *, actor: str) -> Run:
+        run = Run(
+            id=uuid.uuid4().hex,
+            thread_id=thread_id,
+            status="queued",
+            input=run_input,
+            created_at=utcnow(),
+            created_by=actor,
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(runs).values(**run.__dict__))
+            await append_audit(
+                conn,
+                actor=actor,
+                action="run.created",
+                subject_type="run",
+                subject_id=run.id,
+                thread_id=thread_id,
+                data={"input": run_input},
+            )
+        return run
+
+    async def get_run(self, run_id: str) -> Run:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
+        if row is None:
+            raise NotFoundError(f"run {run_id} does not exist")
+        return _to_run(row)
+
+    async def set_run_status(self, run_id: str, status: str, *, error: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status}
+        now = utcnow()
+        if status == "running":
+            values["started_at"] = now
+            values["attempts"] = runs.c.attempts + 1
+        if status in ("succeeded", "failed", "cancelled", "paused"):
+            values["finished_at"] = now
+        if error is not None:
+            values["error"] = error
+        async with self.engine.begin() as conn:
+            await conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+
+    async def runs_with_status(self, *statuses: str) -> list[Run]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(runs).where(runs.c.status.in_(statuses)).order_by(runs.c.created_at)
+            )
+            return [_to_run(r) for r in rows]
+
+    async def thread_runs(self, thread_id: str) -> list[Run]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(runs).where(runs.c.thread_id == thread_id).order_by(runs.c.created_at)
+            )
+            return [_to_run(r) for r in rows]
+
+    # -- approval requests -------------------------------------------------------------
+
+    async def record_requests(
+        self, thread_id: str, run_id: str | None, items: Sequence[NewRequest], *, actor: str = "system"
+    ) -> list[ApprovalRequest]:
+        """Record the items of an interrupt; idempotent per (interrupt id, action index)."""
+        created: list[ApprovalRequest] = []
+        async with self.engine.begin() as conn:
+            for item in items:
+                if item.interrupt_id is not None:
+                    existing = (
+                        await conn.execute(
+                            select(approval_requests).where(
+                                approval_requests.c.interrupt_id == item.interrupt_id,
+                                approval_requests.c.action_index == item.action_index,
+                            )
+                        )
+                    ).first()
+                    if existing is not None:
+                        created.append(_to_request(existing))
+                        continue
+                request = ApprovalRequest(
+                    id=uuid.uuid4().hex,
+                    thread_id=thread_id,
+                    status="pending",
+                    created_at=utcnow(),
+                    **{k: v for k, v in item.__dict__.items()},
+                )
+                row = {k: v for k, v in request.__dict__.items()}
+                row["allowed_decisions"] = list(request.allowed_decisions)
+                await conn.execute(insert(approval_requests).values(**row, run_id=run_id))
+                await append_audit(
+                    conn,
+                    actor=actor,
+                    action="approval.requested",
+                    subject_type="approval",
+                    subject_id=request.id,
+                    thread_id=thread_id,
+                    data={
+                        "kind": request.kind,
+                        "tool": request.tool,
+                        "args": request.args,
+                        "digest": request.digest,
+                        "stage": request.stage,
+                        "role": request.required_role,
+                        "deadline": request.deadline.isoformat() if request.deadline else None,
+                    },
+                )
+                created.append(request)
+        return created
+
+    async def get(self, request_id: str) -> ApprovalRequest:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(approval_requests).where(approval_requests.c.id == request_id))
+            ).first()
+        if row is None:
+            raise NotFoundError(f"approval {request_id} does not exist")
+        return _to_request(row)
+
+    def _inbox_select(self, query: InboxQuery) -> Select[Any]:
+        stmt = select(approval_requests)
+        if query.status:
+            stmt = stmt.where(approval_requests.c.status == query.status)
+        if query.tool:
+            stmt = stmt.where(approval_requests.c.tool == query.tool)
+        if query.thread_id:
+            stmt = stmt.where(approval_requests.c.thread_id == query.thread_id)
+        if query.role:
+            stmt = stmt.where(approval_requests.c.required_role == query.role)
+        return stmt
+
+    async def inbox(self, query: InboxQuery = InboxQuery()) -> tuple[list[ApprovalRequest], int]:
+        """Inbox page ordered by deadline (soonest first, none last), then age; and the total."""
+        stmt = self._inbox_select(query)
+        order = (
+            approval_requests.c.deadline.is_(None),
+            approval_requests.c.deadline,
+            approval_requests.c.created_at,
+        )
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(stmt.order_by(*order).limit(query.limit).offset(query.offset))
+            total = await conn.scalar(select(func.count()).select_from(stmt.subquery()))
+            return [_to_request(r) for r in rows], int(total or 0)
+
+    async def pending_for_interrupt(self, interrupt_id: str) -> list[ApprovalRequest]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(approval_requests)
+                .where(approval_requests.c.interrupt_id == interrupt_id)
+                .order_by(approval_requests.c.action_index)
+            )
+            return [_to_request(r) for r in rows]
+
+    async def overdue(self, now: datetime, limit: int = 100) -> list[ApprovalRequest]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(approval_requests)
+                .where(approval_requests.c.status == "pending", approval_requests.c.deadline <= now)
+                .order_by(approval_requests.c.deadline)
+                .limit(limit)
+            )
+            return [_to_request(r) for r in rows]
+
+    async def decide(
+        self,
+        request_id: str,
+        *,
+        status: RequestStatus,
+        decision: dict[str, Any],
+        actor: str,
+        edited_args: dict[str, Any] | None = None,
+        reason: str | None = None,
+        audit_action: str = "approval.decided",
+    ) -> ApprovalRequest:
+        """Move a pending request to `status`, once. Decision and audit entry commit together."""
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(approval_requests)
+                .where(approval_requests.c.id == request_id, approval_requests.c.status == "pending")
+                .values(
+                    status=status,
+                    decided_at=now,
+                    decided_by=actor,
+                    decision=decision,
+                    edited_args=edited_args,
+                    reason=reason,
+                )
+            )
+            if result.rowcount != 1:
+                row = (
+                    await conn.execute(select(approval_requests).where(approval_requests.c.id == request_id))
+                ).first()
+                if row is None:
+                    raise NotFoundError(f"approval {request_id} does not exist")
+                raise AlreadyDecidedError(_to_request(row))
+            row = (
+                await conn.execute(select(approval_requests).where(approval_requests.c.id == request_id))
+            ).one()
+            await append_audit(
+                conn,
+                actor=actor,
+                action=audit_action,
+                subject_type="approval",
+                subject_id=request_id,
+                thread_id=row.thread_id,
+                data={"status": status, "decision": decision, "reason": reason},
+                at=now,
+            )
+        return replace(_to_request(row))
+
+    async def cancel_pending_for_thread(self, thread_id: str, *, actor: str, reason: str) -> int:
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(approval_requests.c.id).where(
+                        approval_requests.c.thread_id == thread_id, approval_requests.c.status == "pending"
+                    )
+                )
+            ).all()
+            for (request_id,) in rows:
+                await conn.execute(
+                    update(approval_requests)
+                    .where(approval_requests.c.id == request_id, approval_requests.c.status == "pending")
+                    .values(status="cancelled", decided_at=utcnow(), decided_by=actor, reason=reason)
+                )
+                await append_audit(
+                    conn,
+                    actor=actor,
+                    action="approval.cancelled",
+                    subject_type="approval",
+                    subject_id=request_id,
+                    thread_id=thread_id,
+                    data={"reason": reason},
+                )
+            return len(rows)
+
+    # -- audit --------------------------------------------------------------------------
+
+    async def audit(self, conn: AsyncConnection | None = None, **entry: Any) -> AuditEntry:
+        """Append a standalone audit entry (e.g. a denied request) in its own transaction."""
+        async with self.engine.begin() as own:
+            return await append_audit(own, **entry)
+
+    async def audit_entries(
+        self, *, thread_id: str | None = None, after_seq: int = 0, limit: int = 100
+    ) -> list[AuditEntry]:
+        stmt = select(audit_log).where(audit_log.c.seq > after_seq)
+        if thread_id:
+            stmt = stmt.where(audit_log.c.thread_id == thread_id)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(stmt.order_by(audit_log.c.seq).limit(limit))
+            return [
+                AuditEntry(**{**dict(r._mapping), "at": as_utc(r.at), "data": r.data or {}}) for r in rows
+            ]
+
+    async def verify_audit(self) -> AuditReport:
+        async with self.engine.connect() as conn:
+            return await verify_audit(conn)

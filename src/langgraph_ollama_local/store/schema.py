@@ -1,0 +1,130 @@
+"""Tables of the approval store (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Graph state lives in LangGraph's checkpointer; these tables hold what the checkpointer
+does not: the approval lifecycle (indexed for the inbox), runs, the audit chain and the
+notification outbox.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+threads = Table(
+    "hitl_threads",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200)),
+    Column("title", String(500)),
+)
+
+runs = Table(
+    "hitl_runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("thread_id", String(200), nullable=False, index=True),
+    Column("status", String(20), nullable=False),  # queued running paused succeeded failed cancelled
+    Column("input", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("created_by", String(200)),
+    Index("ix_hitl_runs_status_created", "status", "created_at"),
+)
+
+approval_requests = Table(
+    "hitl_approval_requests",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("thread_id", String(200), nullable=False),
+    Column("run_id", String(64)),
+    Column("interrupt_id", String(64)),
+    Column("action_index", Integer, nullable=False, default=0),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("tool", String(200)),
+    Column("tool_call_id", String(200)),
+    Column("args", JSON),
+    Column("digest", String(64)),
+    Column("stage", String(100)),
+    Column("stage_index", Integer, nullable=False, default=0),
+    Column("stage_count", Integer, nullable=False, default=1),
+    Column("required_role", String(100)),
+    Column("allowed_decisions", JSON),
+    Column("description", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deadline", DateTime(timezone=True)),
+    Column("on_timeout", String(20)),
+    Column("escalate_to", String(100)),
+    Column("requested_by", String(200)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_by", String(200)),
+    Column("decision", JSON),
+    Column("edited_args", JSON),
+    Column("reason", Text),
+    Column("payload", JSON),
+    Column("response_schema", JSON),
+    UniqueConstraint("interrupt_id", "action_index", name="uq_hitl_request_interrupt_action"),
+    Index("ix_hitl_requests_inbox", "status", "deadline", "created_at"),
+    Index("ix_hitl_requests_thread", "thread_id", "status"),
+    Index("ix_hitl_requests_tool", "tool", "status"),
+    Index("ix_hitl_requests_role", "required_role", "status"),
+)
+
+audit_log = Table(
+    "hitl_audit_log",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("subject_type", String(30), nullable=False),
+    Column("subject_id", String(200), nullable=False),
+    Column("thread_id", String(200)),
+    Column("data", JSON),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Index("ix_hitl_audit_thread", "thread_id", "seq"),
+)
+
+# One row: the chain head. Appends lock it, so concurrent writers extend the chain in turn.
+audit_head = Table(
+    "hitl_audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last_seq", BigId, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
+
+notifications = Table(
+    "hitl_notifications",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("channel", String(20), nullable=False),  # webhook | email
+    Column("target", String(500), nullable=False),
+    Column("event", String(50), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(20), nullable=False),  # pending sent failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_hitl_notifications_due", "status", "next_attempt_at"),
+)
