@@ -114,7 +114,7 @@ class ApprovalRunner:
 
     def decide(self, thread_id: str, interrupt_id: str, answer: Any) -> StateSnapshot:
         """Answer one pending interrupt by id. Anything not pending is refused first."""
-        self._check_pending(thread_id, {interrupt_id})
+        self.check_pending(thread_id, {interrupt_id})
         self.graph.invoke(Command(resume={interrupt_id: answer}), self.config(thread_id))
         self._seen.pop(interrupt_id, None)
         return self.state(thread_id)
@@ -157,7 +157,7 @@ class ApprovalRunner:
 
     # -- checks --------------------------------------------------------------------------
 
-    def _check_pending(self, thread_id: str, ids: set[str]) -> None:
+    def check_pending(self, thread_id: str, ids: set[str]) -> None:
         snapshot = self.state(thread_id)
         pending = {i.id for i in snapshot.interrupts}
         if not pending:

@@ -1,0 +1,5 @@
+"""`python -m langgraph_ollama_local.cli` — the same as the `hitl` script."""
+
+from langgraph_ollama_local.cli.app import main
+
+main()

@@ -1,0 +1,43 @@
+"""`hitl graph`: the agent's graph as Mermaid, and as PNG where Graphviz renders it offline.
+
+LangChain's `draw_mermaid_png` calls a web service by default; this machine may have no
+network, so the PNG comes from the local `dot` binary when installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+
+def to_dot(graph: Any) -> str:
+    drawable = graph.get_graph()
+    lines = ["digraph G {", '  rankdir=TB; node [shape=box, style="rounded,filled", fillcolor="#eef3ff"];']
+    for node_id in drawable.nodes:
+        label = {"__start__": "START", "__end__": "END"}.get(node_id, node_id)
+        lines.append(f'  "{node_id}" [label="{label}"];')
+    for edge in drawable.edges:
+        style = ' [style="dashed"]' if edge.conditional else ""
+        lines.append(f'  "{edge.source}" -> "{edge.target}"{style};')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def write_graph_picture(graph: Any, out: Path, *, png: bool = True) -> tuple[list[Path], str | None]:
+    """Write `out.mmd` (and `out.png` when possible). Returns the files and a note."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    mermaid = out.with_suffix(".mmd")
+    mermaid.write_text(graph.get_graph().draw_mermaid())
+    written = [mermaid]
+    if not png:
+        return written, None
+    dot = shutil.which("dot")
+    if dot is None:
+        return written, "no PNG: Graphviz is not installed (apt-get install graphviz)"
+    picture = out.with_suffix(".png")
+    # `dot` is resolved from PATH and gets only our own DOT text on stdin.
+    subprocess.run([dot, "-Tpng", "-o", str(picture)], input=to_dot(graph), text=True, check=True)  # noqa: S603
+    written.append(picture)
+    return written, None
