@@ -1,0 +1,149 @@
+"""The service runtime on a real store: background runs, inbox items, decisions, deadlines, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from langgraph_ollama_local import ApprovalPolicy, create_approval_agent
+from langgraph_ollama_local.runtime.service import InvalidDecisionError, ServiceRuntime, Settings
+from langgraph_ollama_local.store import open_async_checkpointer
+from langgraph_ollama_local.store.approval_store import AlreadyDecidedError, ApprovalStore, InboxQuery
+from langgraph_ollama_local.testing import ScriptedChatModel, email_assistant_script
+from tests.agent.test_approval_patterns import Spy
+
+POLICY = ApprovalPolicy.from_mapping(
+    {"default": "allow", "tools": {"send_email": {"stages": [{"name": "manager", "role": "manager", "timeout_seconds": 60}]}}}
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def make_runtime(url: str, spy: Spy, clock: Clock, saver) -> ServiceRuntime:
+    store = await ApprovalStore.open(url)
+    graph = create_approval_agent(
+        ScriptedChatModel(script=email_assistant_script), spy.tools(), policy=POLICY, checkpointer=saver
+    )
+    runtime = ServiceRuntime(graph, store, settings=Settings(workers=2, sweep_interval=3600), clock=clock)
+    await runtime.start()
+    return runtime
+
+
+async def pending(runtime: ServiceRuntime):
+    page, _ = await runtime.store.inbox(InboxQuery())
+    return page
+
+
+async def test_message_pauses_then_approval_resumes(store_url, tmp_path):
+    spy, clock = Spy(), Clock()
+    async with open_async_checkpointer(f"sqlite:///{tmp_path}/cp.db") as saver:
+        runtime = await make_runtime(store_url, spy, clock, saver)
+        try:
+            async with runtime.events.subscribe() as events:
+                run = await runtime.submit_message("t1", "Send email to alice@example.com", actor="alice")
+                run = await runtime.wait_run(run.id, 30)
+                assert run.status == "paused"
+                (request,) = await pending(runtime)
+                assert request.tool == "send_email" and request.args["to"] == "alice@example.com"
+                assert request.required_role == "manager" and request.deadline is not None
+                kinds = [events.get_nowait()["type"] for _ in range(events.qsize())]
+                assert "approval.requested" in kinds
+            with pytest.raises(InvalidDecisionError):
+                await runtime.decide(request.id, {"type": "respond", "message": "x"}, actor="bob")
+            assert (await runtime.store.get(request.id)).is_pending  # nothing stored
+            decided = await runtime.decide(request.id, {"type": "approve"}, actor="bob")
+            assert decided.status == "approved" and decided.decided_by == "bob"
+            with pytest.raises(AlreadyDecidedError):
+                await runtime.decide(request.id, {"type": "reject"}, actor="carol")
+            await runtime._queue.join()
+            assert [e["to"] for e in spy.emails] == ["alice@example.com"]
+            assert (await runtime.last_reply("t1")).startswith("Done. Email sent")
+            assert (await runtime.store.verify_audit()).ok
+        finally:
+            await runtime.stop()
+            await runtime.store.close()
+
+
+async def test_edit_through_the_runtime(store_url, tmp_path):
+    spy, clock = Spy(), Clock()
+    async with open_async_checkpointer(f"sqlite:///{tmp_path}/cp.db") as saver:
+        runtime = await make_runtime(store_url, spy, clock, saver)
+        try:
+            run = await runtime.submit_message("t", "Send email to alice@example.com", actor="alice")
+            await runtime.wait_run(run.id, 30)
+            (request,) = await pending(runtime)
+            with pytest.raises(InvalidDecisionError, match="do not fit"):
+                await runtime.decide(request.id, {"type": "edit", "args": {"to": 5}}, actor="bob")
+            args = {"to": "carol@example.com", "subject": "s", "body": "b"}
+            decided = await runtime.decide(request.id, {"type": "edit", "args": args}, actor="bob")
+            assert decided.status == "edited" and decided.edited_args == args
+            await runtime._queue.join()
+            assert spy.emails == [args]
+        finally:
+            await runtime.stop()
+            await runtime.store.close()
+
+
+async def test_deadline_rejects_even_across_a_restart(store_url, tmp_path):
+    spy, clock = Spy(), Clock()
+    cp = f"sqlite:///{tmp_path}/cp.db"
+    async with open_async_checkpointer(cp) as saver:
+        runtime = await make_runtime(store_url, spy, clock, saver)
+        run = await runtime.submit_message("t", "Send email to alice@example.com", actor="alice")
+        await runtime.wait_run(run.id, 30)
+        await runtime.stop()
+        await runtime.store.close()
+    clock.now += timedelta(seconds=61)
+    async with open_async_checkpointer(cp) as saver:  # a new runtime: the "restarted server"
+        runtime = await make_runtime(store_url, spy, clock, saver)
+        try:
+            # The sweeper runs as soon as the runtime starts: the deadline passed while it was down.
+            (request,) = (await runtime.store.inbox(InboxQuery(status=None)))[0]
+            for _ in range(100):
+                expired = await runtime.store.get(request.id)
+                if not expired.is_pending:
+                    break
+                await asyncio.sleep(0.05)
+            assert expired.status == "expired" and expired.decided_by == "system:deadline"
+            await runtime._queue.join()
+            assert spy.emails == []
+            entries = [e for e in await runtime.store.audit_entries() if e.action == "approval.decided"]
+            assert entries[-1].actor == "system:deadline"
+            assert (await runtime.last_reply("t")).startswith("Done.")
+        finally:
+            await runtime.stop()
+            await runtime.store.close()
+
+
+async def test_decided_but_not_resumed_is_resumed_on_start(store_url, tmp_path):
+    spy, clock = Spy(), Clock()
+    cp = f"sqlite:///{tmp_path}/cp.db"
+    async with open_async_checkpointer(cp) as saver:
+        runtime = await make_runtime(store_url, spy, clock, saver)
+        run = await runtime.submit_message("t", "Send email to alice@example.com", actor="alice")
+        await runtime.wait_run(run.id, 30)
+        (request,) = await pending(runtime)
+        await runtime.stop()  # the server dies after storing the decision, before resuming
+        await runtime.store.decide(request.id, status="approved", decision={"type": "approve", "actor": "bob"}, actor="bob")
+        await runtime.store.close()
+    assert spy.emails == []
+    async with open_async_checkpointer(cp) as saver:
+        runtime = await make_runtime(store_url, spy, clock, saver)
+        try:
+            for _ in range(100):
+                if spy.emails:
+                    break
+                await asyncio.sleep(0.05)
+            await runtime._queue.join()
+            assert [e["to"] for e in spy.emails] == ["alice@example.com"]
+        finally:
+            await runtime.stop()
+            await runtime.store.close()
