@@ -143,5 +143,64 @@ def graph(
         console.print(f"[yellow]{note}[/yellow]")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    db: Annotated[str | None, typer.Option(help="Storage URL (sqlite:///…, postgresql://…).")] = None,
+    graph: Annotated[
+        str | None, typer.Option(help="Serve another graph: path/to/module.py:variable.")
+    ] = None,
+    provider: Annotated[str | None, typer.Option(help="auto | ollama | embedded | openai")] = None,
+    policy: Annotated[Path | None, typer.Option(help="Approval policy file (.yaml/.toml).")] = None,
+) -> None:
+    """Run the approval service: REST, WebSocket and SSE APIs over a durable inbox."""
+    import uvicorn
+
+    from langgraph_ollama_local.server.app import create_app
+    from langgraph_ollama_local.server.graphs import GraphLoadError, builtin_agent, graph_from_spec
+
+    with friendly_errors():
+        config = load_config(provider, db, policy)
+        try:
+            factory = graph_from_spec(graph) if graph else builtin_agent(config)
+        except GraphLoadError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        console.print(
+            f"[dim]state: {config.resolved_storage_url}; graph: {graph or 'built-in approval agent'}[/dim]"
+        )
+        uvicorn.run(create_app(config, factory), host=host, port=port, log_level="info")
+
+
+audit_app = typer.Typer(help="Read and verify the audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(db: Annotated[str | None, typer.Option(help="Storage URL.")] = None) -> None:
+    """Walk the hash chain; exit 1 and name the rows when anything was edited or deleted."""
+    import asyncio
+
+    from langgraph_ollama_local.store.approval_store import ApprovalStore
+
+    async def verify() -> Any:
+        store = await ApprovalStore.open(load_config(db=db).resolved_storage_url)
+        try:
+            return await store.verify_audit()
+        finally:
+            await store.close()
+
+    with friendly_errors():
+        report = asyncio.run(verify())
+    if report.ok:
+        console.print(f"[green]✓[/green] audit log intact: {report.entries} entries, hash chain verified")
+        return
+    console.print(f"[red]✗ audit log tampered[/red] ({report.entries} entries):")
+    for problem in report.problems:
+        console.print(f"  - {problem}")
+    raise typer.Exit(1)
+
+
 def main() -> None:
     app()

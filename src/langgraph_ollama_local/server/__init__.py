@@ -1,0 +1,1 @@
+"""The HTTP service: the tutorial's REST/WebSocket endpoints and the approval API."""
