@@ -3,6 +3,7 @@
 from langgraph_ollama_local.config.settings import (
     EmbeddedSettings,
     LocalAgentConfig,
+    NotificationSettings,
     OllamaSettings,
     OpenAISettings,
     ProviderName,
@@ -12,6 +13,7 @@ from langgraph_ollama_local.config.settings import (
 __all__ = [
     "EmbeddedSettings",
     "LocalAgentConfig",
+    "NotificationSettings",
     "OllamaSettings",
     "OpenAISettings",
     "ProviderName",

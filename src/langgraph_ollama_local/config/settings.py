@@ -95,6 +95,21 @@ class SmtpSettings(BaseModel):
     timeout_seconds: float = 10.0
 
 
+class NotificationSettings(BaseModel):
+    """Who hears about approvals: webhooks for every event, email to a role's approvers."""
+
+    webhook_urls: list[str] = Field(default_factory=list)
+    webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key for X-HITL-Signature.")
+    approvers: dict[str, list[str]] = Field(
+        default_factory=dict, description="Role -> email addresses, e.g. {'manager': ['m@corp.com']}."
+    )
+    email_events: list[str] = Field(
+        default_factory=lambda: ["approval.requested", "approval.escalated", "approval.expired"]
+    )
+    max_attempts: int = Field(default=6, ge=1)
+    base_backoff_seconds: float = Field(default=1.0, gt=0)
+
+
 class LocalAgentConfig(BaseSettings):
     """Settings for agents, providers, storage and approvals.
 
@@ -117,6 +132,7 @@ class LocalAgentConfig(BaseSettings):
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     home: Path = Field(default_factory=default_home)
     storage_url: str | None = Field(
         default=None,

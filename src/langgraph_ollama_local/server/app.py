@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette.sse import EventSourceResponse
 
 from langgraph_ollama_local.config import LocalAgentConfig
+from langgraph_ollama_local.runtime.notify import NotificationDispatcher
 from langgraph_ollama_local.runtime.service import (
     InvalidDecisionError,
     ServiceRuntime,
@@ -62,12 +63,17 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_async_checkpointer(url) as saver:
             store = await ApprovalStore.open(url)
-            runtime = ServiceRuntime(factory(saver), store, settings=settings or Settings())
+            dispatcher = NotificationDispatcher(store, config)
+            runtime = ServiceRuntime(
+                factory(saver), store, notifier=dispatcher, settings=settings or Settings()
+            )
             await runtime.start()
+            await dispatcher.start()
             app.state.runtime = runtime
             try:
                 yield
             finally:
+                await dispatcher.stop()
                 await runtime.stop()
                 await store.close()
 

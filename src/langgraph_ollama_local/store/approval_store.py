@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from langgraph_ollama_local.approvals.lifecycle import ApprovalRequest, RequestKind, RequestStatus
 from langgraph_ollama_local.store.audit import AuditEntry, AuditReport, append_audit, as_utc, verify_audit
 from langgraph_ollama_local.store.database import create_engine_for, migrate
-from langgraph_ollama_local.store.schema import approval_requests, audit_log, runs, threads
+from langgraph_ollama_local.store.schema import approval_requests, audit_log, notifications, runs, threads
 
 
 class StoreError(Exception):
@@ -400,6 +400,62 @@ class ApprovalStore:
                     data={"reason": reason},
                 )
             return len(rows)
+
+    # -- notification outbox ----------------------------------------------------------
+
+    async def enqueue_notifications(self, items: Sequence[tuple[str, str, str, dict[str, Any]]]) -> int:
+        """(channel, target, event, payload) rows, delivered later by the dispatcher."""
+        if not items:
+            return 0
+        now = utcnow()
+        rows = [
+            {
+                "id": uuid.uuid4().hex,
+                "channel": channel,
+                "target": target,
+                "event": event,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for channel, target, event, payload in items
+        ]
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(notifications), rows)
+        return len(rows)
+
+    async def due_notifications(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(notifications)
+                .where(notifications.c.status == "pending", notifications.c.next_attempt_at <= now)
+                .order_by(notifications.c.next_attempt_at)
+                .limit(limit)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    async def mark_notification(
+        self,
+        notification_id: str,
+        *,
+        status: str,
+        attempts: int,
+        next_attempt_at: datetime,
+        error: str | None,
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(notifications)
+                .where(notifications.c.id == notification_id)
+                .values(status=status, attempts=attempts, next_attempt_at=next_attempt_at, last_error=error)
+            )
+
+    async def notifications_with_status(self, status: str) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(notifications).where(notifications.c.status == status))
+            return [dict(r._mapping) for r in rows]
 
     # -- audit --------------------------------------------------------------------------
 
