@@ -207,3 +207,72 @@ def test_deadline_survives_a_server_restart(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def wait_for(predicate, tries: int = 200):
+    for _ in range(tries):
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.mark.postgres
+def test_service_on_postgresql(tmp_path, pg_url):
+    port = free_port()
+    env = {**os.environ, "HITL_HOME": str(tmp_path)}
+    hitl = Path(sys.executable).with_name("hitl")
+    proc = subprocess.Popen(
+        [str(hitl), "serve", "--port", str(port), "--db", pg_url, "--graph", f"{HERE / 'scripted_graph.py'}:graph"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for(lambda: _healthy(base))
+        reply = httpx.post(f"{base}/chat", json={"thread_id": "pg", "message": "Send email to pg@example.com"}, timeout=30).json()
+        assert reply["pending_approval"] is True
+        item = httpx.get(f"{base}/approvals").json()["items"][0]
+        httpx.post(f"{base}/approvals/{item['id']}/decision", json={"type": "approve"}, timeout=30)
+        assert wait_for(lambda: list((tmp_path / "outbox").glob("*.eml")))
+        assert httpx.get(f"{base}/audit/verify").json()["ok"] is True
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_any_graph_langchain_batched_hitl(tmp_path):
+    """LangChain's batched HITL payload becomes one inbox item per action; decisions go
+    back as {"decisions": [...]} keyed by action, never by arrival order."""
+    port = free_port()
+    env = {**os.environ, "HITL_HOME": str(tmp_path)}
+    hitl = Path(sys.executable).with_name("hitl")
+    proc = subprocess.Popen(
+        [str(hitl), "serve", "--port", str(port), "--db", f"sqlite:///{tmp_path}/h.db",
+         "--graph", f"{HERE / 'langchain_hitl_graph.py'}:graph"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for(lambda: _healthy(base))
+        reply = httpx.post(f"{base}/chat", json={"thread_id": "lc", "message": "do both"}, timeout=30).json()
+        assert reply["pending_approval"] is True
+        items = httpx.get(f"{base}/approvals", params={"thread_id": "lc"}).json()["items"]
+        by_tool = {i["tool"]: i for i in items}
+        assert set(by_tool) == {"send_email", "delete_file"} and {i["kind"] for i in items} == {"batched_action"}
+        # Decide in reverse order: each decision must still land on its own action.
+        httpx.post(f"{base}/approvals/{by_tool['delete_file']['id']}/decision", json={"type": "reject", "reason": "keep it"})
+        assert not (tmp_path / "sent.log").exists()  # one action still undecided: nothing resumes
+        httpx.post(f"{base}/approvals/{by_tool['send_email']['id']}/decision", json={"type": "approve"})
+        log = wait_for(lambda: (tmp_path / "sent.log").exists() and (tmp_path / "sent.log").read_text())
+        assert log == "a@example.com\n"  # the email went out; the file was NOT deleted
+    finally:
+        proc.terminate()
+        proc.wait(10)
