@@ -276,3 +276,36 @@ def test_any_graph_langchain_batched_hitl(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_generic_question_and_state_update(tmp_path):
+    port = free_port()
+    env = {**os.environ, "HITL_HOME": str(tmp_path)}
+    hitl = Path(sys.executable).with_name("hitl")
+    proc = subprocess.Popen(
+        [str(hitl), "serve", "--port", str(port), "--db", f"sqlite:///{tmp_path}/q.db",
+         "--graph", f"{HERE / 'question_graph.py'}:graph"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for(lambda: _healthy(base))
+        reply = httpx.post(f"{base}/chat", json={"thread_id": "q", "message": "go"}, timeout=30).json()
+        item = reply["pending_action"]
+        assert item["kind"] == "question" and item["description"] == "Should I proceed?"
+        bad = httpx.post(f"{base}/approvals/{item['id']}/decision", json={"type": "answer", "value": "perhaps"})
+        assert bad.status_code == 422  # the question's choices are enforced before anything is stored
+        ok = httpx.post(f"{base}/approvals/{item['id']}/decision", json={"type": "answer", "value": "no"})
+        assert ok.status_code == 200 and ok.json()["status"] == "answered"
+        assert wait_for(lambda: httpx.get(f"{base}/threads/q/state").json()["next"] == [])
+        state = httpx.get(f"{base}/threads/q/state").json()
+        assert state["values"]["messages"][-1]["data"]["content"] == "Okay, I won't proceed."
+        note = {"type": "ai", "data": {"content": "A note added by an operator.", "type": "ai"}}
+        upd = httpx.post(f"{base}/threads/q/state", json={"values": {"messages": [note]}, "as_node": "confirm"})
+        assert upd.status_code == 200
+        assert httpx.get(f"{base}/threads/q/state").json()["values"]["messages"][-1]["data"]["content"] == note["data"]["content"]
+        assert httpx.post(f"{base}/threads/q/state", json={"values": {"messages": [{"bad": 1}]}}).status_code == 422
+        assert any(e["action"] == "thread.state_updated" for e in httpx.get(f"{base}/audit").json())
+    finally:
+        proc.terminate()
+        proc.wait(10)
