@@ -39,7 +39,8 @@ def start_server(home: Path, db: Path) -> Server:
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    deadline = time.monotonic() + 60  # CI machines are busy
+    while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return Server(base, home, db, proc)
@@ -49,7 +50,7 @@ def start_server(home: Path, db: Path) -> Server:
             raise RuntimeError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
         time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("server did not start")
+    raise RuntimeError("server did not start within 60 s")
 
 
 def stop_server(server: Server) -> None:
@@ -177,12 +178,9 @@ def test_deadline_survives_a_server_restart(tmp_path):
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        deadline = time.monotonic() + 60
+        while not _healthy(base) and time.monotonic() < deadline:
+            time.sleep(0.1)
         reply = httpx.post(f"{base}/chat", json={"thread_id": "slow", "message": "Send email to frank@example.com"}, timeout=30).json()
         assert reply["pending_approval"] is True
     finally:
@@ -192,7 +190,7 @@ def test_deadline_survives_a_server_restart(tmp_path):
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         status = None
-        for _ in range(200):
+        for _ in range(600):
             try:
                 items = httpx.get(f"{base}/approvals", params={"status": "all"}, timeout=1).json()["items"]
                 status = items[0]["status"]
@@ -209,6 +207,27 @@ def test_deadline_survives_a_server_restart(tmp_path):
         proc.wait(10)
 
 
+def spawn(home: Path, db: str, graph: str) -> tuple[subprocess.Popen[str], str]:
+    """Start `hitl serve` and wait (up to 60 s: CI machines are busy) until it is healthy."""
+    port = free_port()
+    hitl = Path(sys.executable).with_name("hitl")
+    log = open(home / f"serve-{port}.log", "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [str(hitl), "serve", "--port", str(port), "--db", db, "--graph", graph],
+        env={**os.environ, "HITL_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if _healthy(base):
+            return proc, base
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"hitl serve did not become healthy:\n{(home / f'serve-{port}.log').read_text()}")
+
+
 def wait_for(predicate, tries: int = 200):
     for _ in range(tries):
         value = predicate()
@@ -220,16 +239,8 @@ def wait_for(predicate, tries: int = 200):
 
 @pytest.mark.postgres
 def test_service_on_postgresql(tmp_path, pg_url):
-    port = free_port()
-    env = {**os.environ, "HITL_HOME": str(tmp_path)}
-    hitl = Path(sys.executable).with_name("hitl")
-    proc = subprocess.Popen(
-        [str(hitl), "serve", "--port", str(port), "--db", pg_url, "--graph", f"{HERE / 'scripted_graph.py'}:graph"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = spawn(tmp_path, pg_url, f"{HERE / 'scripted_graph.py'}:graph")
     try:
-        assert wait_for(lambda: _healthy(base))
         reply = httpx.post(f"{base}/chat", json={"thread_id": "pg", "message": "Send email to pg@example.com"}, timeout=30).json()
         assert reply["pending_approval"] is True
         item = httpx.get(f"{base}/approvals").json()["items"][0]
@@ -251,17 +262,8 @@ def _healthy(base: str) -> bool:
 def test_any_graph_langchain_batched_hitl(tmp_path):
     """LangChain's batched HITL payload becomes one inbox item per action; decisions go
     back as {"decisions": [...]} keyed by action, never by arrival order."""
-    port = free_port()
-    env = {**os.environ, "HITL_HOME": str(tmp_path)}
-    hitl = Path(sys.executable).with_name("hitl")
-    proc = subprocess.Popen(
-        [str(hitl), "serve", "--port", str(port), "--db", f"sqlite:///{tmp_path}/h.db",
-         "--graph", f"{HERE / 'langchain_hitl_graph.py'}:graph"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = spawn(tmp_path, f"sqlite:///{tmp_path}/h.db", f"{HERE / 'langchain_hitl_graph.py'}:graph")
     try:
-        assert wait_for(lambda: _healthy(base))
         reply = httpx.post(f"{base}/chat", json={"thread_id": "lc", "message": "do both"}, timeout=30).json()
         assert reply["pending_approval"] is True
         items = httpx.get(f"{base}/approvals", params={"thread_id": "lc"}).json()["items"]
@@ -279,17 +281,8 @@ def test_any_graph_langchain_batched_hitl(tmp_path):
 
 
 def test_generic_question_and_state_update(tmp_path):
-    port = free_port()
-    env = {**os.environ, "HITL_HOME": str(tmp_path)}
-    hitl = Path(sys.executable).with_name("hitl")
-    proc = subprocess.Popen(
-        [str(hitl), "serve", "--port", str(port), "--db", f"sqlite:///{tmp_path}/q.db",
-         "--graph", f"{HERE / 'question_graph.py'}:graph"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = spawn(tmp_path, f"sqlite:///{tmp_path}/q.db", f"{HERE / 'question_graph.py'}:graph")
     try:
-        assert wait_for(lambda: _healthy(base))
         reply = httpx.post(f"{base}/chat", json={"thread_id": "q", "message": "go"}, timeout=30).json()
         item = reply["pending_action"]
         assert item["kind"] == "question" and item["description"] == "Should I proceed?"
