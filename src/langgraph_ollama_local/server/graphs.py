@@ -46,7 +46,10 @@ def graph_from_spec(spec: str) -> GraphFactory:
         raise GraphLoadError(f"cannot import {path}")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_spec.name] = module
-    module_spec.loader.exec_module(module)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        raise GraphLoadError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
     graph = getattr(module, attr, None)
     if not isinstance(graph, Pregel):
         raise GraphLoadError(
