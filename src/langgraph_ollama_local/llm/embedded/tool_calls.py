@@ -64,22 +64,16 @@ def _calls_from_json(text: str) -> list[ToolCall] | None:
 
 def parse_tool_calls(text: str, tool_names: Collection[str] = ()) -> tuple[str, list[ToolCall]]:
     """Return `(visible_text, tool_calls)`. `tool_names` is informational only."""
-    calls: list[ToolCall] = []
-    remaining = text
-    for match in list(_TAGGED.finditer(text)):
-        parsed = _calls_from_json(match.group(1))
-        if parsed:
-            calls.extend(parsed)
-            remaining = remaining.replace(match.group(0), "", 1)
-    if calls:
-        return remaining.strip(), calls
-    for match in list(_FENCED.finditer(text)):
-        parsed = _calls_from_json(match.group(1))
-        if parsed:
-            calls.extend(parsed)
-            remaining = remaining.replace(match.group(0), "", 1)
-    if calls:
-        return remaining.strip(), calls
+    for pattern in (_TAGGED, _FENCED):  # Qwen's own format first, then fenced JSON
+        calls: list[ToolCall] = []
+        remaining = text
+        for match in list(pattern.finditer(text)):
+            parsed = _calls_from_json(match.group(1))
+            if parsed:
+                calls.extend(parsed)
+                remaining = remaining.replace(match.group(0), "", 1)
+        if calls:
+            return remaining.strip(), calls
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
         parsed = _calls_from_json(stripped)
