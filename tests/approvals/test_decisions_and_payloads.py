@@ -99,3 +99,9 @@ def test_reads_langchain_per_call_payload_and_questions():
     assert read_interrupt({"stage": "manager", "action": {}, "message": "Manager approval required"}).question == (
         "Manager approval required"
     )
+
+
+def test_edit_with_unknown_argument_is_refused():
+    args = {"to": "a@b.c", "subject": "s", "body": "b", "bcc": "evil@x.com"}
+    with pytest.raises(DecisionError, match="unknown argument"):
+        parse_decision({"type": "edit", "args": args}, allowed=ALL, tool_name="send_email", args_schema=EmailArgs)

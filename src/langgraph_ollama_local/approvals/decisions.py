@@ -161,6 +161,10 @@ def _parse_edit(
     if not isinstance(args, Mapping) or not all(isinstance(k, str) for k in args):
         raise DecisionError("edited 'args' must be an object with string keys")
     if args_schema is not None:
+        unknown = sorted(set(args) - set(args_schema.model_fields))
+        if unknown:
+            # The tool would ignore them, but the stored call would show them as if they ran.
+            raise DecisionError(f"edited args name unknown argument(s) {unknown} of {tool_name!r}")
         try:
             args_schema.model_validate(dict(args))
         except ValidationError as exc:

@@ -1,158 +1,120 @@
-"""`hitl chat`: a terminal conversation where you approve the agent's actions.
+"""`hitl chat`: wire the configured model, tools, policy and storage to the chat loop.
 
-The loop takes a compiled graph, a console and an input function, so tests drive it
-with a scripted model and scripted answers; the typer command only wires real parts.
+The loop itself is `cli.session.ChatSession`; this command only builds real parts and
+says which ones it picked (provider and why, where the thread is stored).
 """
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Callable
-from typing import Any, cast
+import importlib
+import shlex
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
+from typing import Annotated, Any
 
-from langchain_core.messages import AIMessageChunk
-from langgraph.pregel import Pregel
-from langgraph.types import Command
-from pydantic import ValidationError
+import typer
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from rich.console import Console
-from rich.markup import escape
-from rich.panel import Panel
+from rich.text import Text
 
-from langgraph_ollama_local.approvals.requests import ActionView
-from langgraph_ollama_local.runtime.local import ApprovalRunner, PendingItem
-
-Ask = Callable[[str], str]
-
-_CHOICES = {"approve": "a", "edit": "e", "reject": "r", "respond": "s"}
+from langgraph_ollama_local.cli.common import ProviderOption, load_config, make_console, user_errors
+from langgraph_ollama_local.cli.session import Ask, ChatSession, new_thread_id, run_chat
+from langgraph_ollama_local.store.checkpointer import StorageUnavailableError, open_checkpointer
 
 
-class ChatSession:
-    """One terminal conversation on one thread."""
-
-    def __init__(self, graph: Pregel[Any, Any, Any, Any], console: Console, ask: Ask, thread_id: str) -> None:
-        self.graph = graph
-        self.console = console
-        self.ask = ask
-        self.thread_id = thread_id
-        self.runner = ApprovalRunner(graph)
-
-    def stream(self, graph_input: Any) -> None:
-        """Run until the graph ends or pauses, printing the model's tokens as they come."""
-        config = self.runner.config(self.thread_id)
-        printed = False
-        with self.console.status("[dim]thinking…[/dim]", spinner="dots") as status:
-            for part in self.graph.stream(graph_input, config, stream_mode=["messages", "updates"]):
-                mode, chunk = cast(tuple[str, Any], part)
-                if mode == "messages":
-                    message, meta = chunk
-                    if (
-                        isinstance(message, AIMessageChunk)
-                        and message.content
-                        and meta.get("langgraph_node") == "agent"
-                    ):
-                        if not printed:
-                            status.stop()
-                            self.console.print("[bold cyan]agent>[/bold cyan] ", end="")
-                            printed = True
-                        self.console.print(escape(str(message.content)), end="", soft_wrap=True)
-                elif mode == "updates" and "tools" in (chunk or {}):
-                    for tool_message in chunk["tools"].get("messages", []):
-                        if getattr(tool_message, "type", "") == "tool":
-                            self.console.print(f"[dim]  ↳ {escape(str(tool_message.content))}[/dim]")
-        if printed:
-            self.console.print()
-
-    def send(self, text: str) -> None:
-        self.stream({"messages": [("user", text)]})
-        self.review_pending()
-
-    def review_pending(self) -> None:
-        while items := self.runner.pending(self.thread_id):
-            item = items[0]
-            answer = self.decide(item)
-            if answer is None:
-                return
-            if item.kind == "breakpoint":
-                self.stream(None)
-                continue
-            try:
-                self.runner.check_pending(self.thread_id, {item.interrupt_id or ""})
-                self.stream(Command(resume={item.interrupt_id: answer}))
-            except ValidationError as exc:
-                problems = "; ".join(str(e["msg"]) for e in exc.errors())
-                self.console.print(
-                    f"[red]Not accepted:[/red] {escape(problems)} — nothing was changed, try again."
-                )
-
-    def decide(self, item: PendingItem) -> Any:
-        view = item.view
-        if item.kind == "breakpoint":
-            self.console.print(Panel(f"Paused before {', '.join(item.next_nodes)}", title="breakpoint"))
-            return {} if self.ask("continue? [y/n] ").strip().lower().startswith("y") else None
-        assert view is not None
-        if item.kind == "question":
-            self.console.print(Panel(escape(view.question or ""), title="the agent asks"))
-            return self.ask("your answer> ")
-        action = view.actions[0]
-        self.show(action, item)
-        allowed = [d for d in action.allowed_decisions if d in _CHOICES]
-        prompt = " / ".join(f"[{_CHOICES[d]}]{d[1:] if _CHOICES[d] == d[0] else ' ' + d}" for d in allowed)
-        while True:
-            choice = self.ask(f"{prompt}? ").strip().lower()
-            decision = next((d for d in allowed if choice in (d, _CHOICES[d])), None)
-            if decision == "approve":
-                return {"type": "approve"}
-            if decision == "reject":
-                return {
-                    "type": "reject",
-                    "message": self.ask("reason> ").strip() or "rejected in the terminal",
-                }
-            if decision == "respond":
-                return {"type": "respond", "message": self.ask("tool result to give the agent> ")}
-            if decision == "edit":
-                return {"type": "edit", "args": self.edit_args(action)}
-            self.console.print(f"[yellow]Please answer one of: {', '.join(allowed)}[/yellow]")
-
-    def edit_args(self, action: ActionView) -> dict[str, Any]:
-        edited: dict[str, Any] = {}
-        for key, value in action.args.items():
-            shown = value if isinstance(value, str) else json.dumps(value)
-            new = self.ask(f"{key} [{shown}]> ")
-            edited[key] = value if new == "" else new
-        return edited
-
-    def show(self, action: ActionView, item: PendingItem) -> None:
-        view = item.view
-        assert view is not None
-        args = escape(json.dumps(action.args, indent=2, ensure_ascii=False))
-        lines = [f"[bold]{escape(action.name)}[/bold]", args]
-        if view.stage or view.role:
-            lines.append(f"stage: {escape(str(view.stage))}   role: {escape(str(view.role))}")
-        if item.deadline:
-            lines.append(f"decide by {item.deadline:%Y-%m-%d %H:%M:%S %Z} (then: {view.on_timeout})")
-        self.console.print(Panel("\n".join(lines), title="approval needed", border_style="yellow"))
-
-
-def run_chat(session: ChatSession) -> None:
-    console = session.console
-    console.print(f"[dim]thread {session.thread_id} — /quit to leave, /pending to review[/dim]")
-    session.review_pending()
-    while True:
+@contextmanager
+def open_storage(url: str) -> Iterator[BaseCheckpointSaver[Any]]:
+    """`open_checkpointer`, with filesystem and SQLite failures said in one line."""
+    with ExitStack() as stack:
         try:
-            text = session.ask("you> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            text = "/quit"
-        if text in ("/quit", "/exit"):
-            console.print(f"[dim]resume later with: hitl chat --thread {session.thread_id}[/dim]")
-            return
-        if text == "/pending":
-            session.review_pending()
-        elif text == "/thread":
-            console.print(session.thread_id)
-        elif text:
-            session.send(text)
+            saver = stack.enter_context(open_checkpointer(url))
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageUnavailableError(
+                f"cannot open the storage {url}: {exc}; fix --db or HITL_STORAGE_URL"
+            ) from exc
+        yield saver
 
 
-def new_thread_id() -> str:
-    return f"chat-{uuid.uuid4().hex[:8]}"
+def resume_command(thread_id: str, *, provider: str | None, db: str | None, policy: Path | None) -> str:
+    """The command that continues this thread with the same storage and policy."""
+    words = ["hitl", "chat", "--thread", thread_id]
+    if provider:
+        words += ["--provider", provider]
+    if db:
+        words += ["--db", db]
+    if policy:
+        words += ["--policy", str(policy)]
+    return shlex.join(words)
+
+
+def console_ask(console: Console) -> Ask:
+    """Read a line at a rich prompt; arrow keys and history where readline exists."""
+    with suppress(ImportError):
+        importlib.import_module("readline")
+
+    echo = not sys.stdin.isatty()
+
+    def ask(prompt: Text) -> str:
+        line = console.input(prompt)
+        if echo:  # piped input is not shown by the terminal; keep the transcript readable
+            console.print(Text(line))
+        return line
+
+    return ask
+
+
+def chat(
+    thread: Annotated[
+        str | None, typer.Option("--thread", "-t", help="Thread id; give an existing one to continue it.")
+    ] = None,
+    provider: Annotated[
+        ProviderOption | None, typer.Option(help="Model provider (default: HITL_PROVIDER or auto).")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option(help="Storage URL: sqlite:///file.db, postgresql://…, or memory.")
+    ] = None,
+    policy: Annotated[Path | None, typer.Option(help="Approval policy file (.yaml or .toml).")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name (Ollama tag, OpenAI model id) or a .gguf file.")
+    ] = None,
+) -> None:
+    """Chat with the agent; approve, edit, reject or answer its tool calls as it asks."""
+    # Looked up at call time, so tests can put the scripted model in the provider's place.
+    from langgraph_ollama_local.agent import create_approval_agent, default_tools
+    from langgraph_ollama_local.agent.defaults import default_policy
+    from langgraph_ollama_local.llm import create_chat_model, resolve_provider
+
+    console = make_console()
+    with user_errors():
+        config = load_config(provider=provider, db=db, policy=policy, model=model)
+        thread_id = thread or new_thread_id()
+        tools = default_tools(config)
+        approval_policy = default_policy(config)
+        approval_policy.check_tools([t.name for t in tools])
+        url = config.resolved_storage_url
+        # Everything that can fail is opened before anything is printed, so a mistake
+        # shows as exactly one line.
+        with open_storage(url) as saver:
+            choice = resolve_provider(config)
+            chat_model = create_chat_model(config, choice)
+            console.print(
+                Text.assemble(("model  ", "dim"), (choice.name, "bold"), f" — {choice.reason}"),
+                soft_wrap=True,
+            )
+            console.print(
+                Text.assemble(
+                    ("thread ", "dim"),
+                    (thread_id, "bold"),
+                    f" — stored in {url}" + (" (gone when you quit)" if url == "memory" else ""),
+                ),
+                soft_wrap=True,
+            )
+            graph = create_approval_agent(chat_model, tools, policy=approval_policy, checkpointer=saver)
+            hint = resume_command(thread_id, provider=provider, db=db, policy=policy)
+            session = ChatSession(
+                graph, console, console_ask(console), thread_id, tools=tools, resume_hint=hint
+            )
+            run_chat(session)

@@ -1,16 +1,31 @@
-"""`hitl doctor`: is this machine ready? Each failed check says how to fix it."""
+"""`hitl doctor`: is this machine ready to chat? Every failed check says how to fix it.
+
+Checks that only matter for a provider you are not using are still shown, but marked
+optional: the exit code is 0 when everything the configured provider needs is OK.
+"""
 
 from __future__ import annotations
 
+import importlib
+import json
 import socket
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Annotated, Any
 
+import httpx
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from langgraph_ollama_local.cli.common import ProviderOption, load_config, make_console, user_errors
 from langgraph_ollama_local.config import LocalAgentConfig
 
 
 @dataclass(frozen=True)
 class Check:
+    """One row of the report; `required` when the configured provider depends on it."""
+
     name: str
     ok: bool
     detail: str
@@ -18,81 +33,121 @@ class Check:
     required: bool = True
 
 
-def run_checks(config: LocalAgentConfig, *, full_checksum: bool = True) -> list[Check]:
-    from langgraph_ollama_local.llm import check_ollama, resolve_provider
+@dataclass(frozen=True)
+class Report:
+    configured: str
+    resolved: str
+    reason: str
+    checks: list[Check] = field(default_factory=list)
 
-    checks = [
-        Check(
-            "python",
-            sys.version_info >= (3, 11),
-            sys.version.split()[0],
-            "install Python 3.11 or newer",
-        )
-    ]
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks if c.required)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "provider": {"configured": self.configured, "resolved": self.resolved, "reason": self.reason},
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+
+def run_checks(config: LocalAgentConfig, *, full_checksum: bool = True) -> Report:
+    """Run every check; slow ones (the model's full sha256) only once each."""
+    from langgraph_ollama_local.llm import resolve_provider
+
     choice = resolve_provider(config)
-    checks.append(Check("provider", True, f"{config.provider} → {choice.name}: {choice.reason}"))
-    health = check_ollama(config.ollama.base_url, config.ollama.model)
-    checks.append(
-        Check(
-            "ollama",
-            health.ok,
-            health.message,
-            required=choice.name == "ollama",
-        )
-    )
-    needs_embedded = choice.name == "embedded"
-    try:
-        import llama_cpp
-
-        checks.append(
-            Check("llama.cpp", True, f"llama-cpp-python {llama_cpp.__version__}", required=needs_embedded)
-        )
-    except ImportError:
-        checks.append(Check("llama.cpp", False, "not installed", "run `make install`", needs_embedded))
-    checks.append(_model_check(config, full_checksum, needs_embedded))
-    from langgraph_ollama_local.store import check_storage
-
-    ok, message = check_storage(config.resolved_storage_url)
-    checks.append(
-        Check("storage", ok, message, "fix HITL_STORAGE_URL or start the database" if not ok else "")
-    )
+    version = ".".join(str(v) for v in sys.version_info[:3])
+    checks = [
+        Check("python", sys.version_info >= (3, 11), f"Python {version}", "install Python 3.11 or newer"),
+        Check("provider", True, f"{config.provider} → {choice.name}: {choice.reason}"),
+        _ollama_check(config, required=choice.name == "ollama"),
+    ]
+    if choice.name == "openai" or config.provider == "openai":
+        checks.append(_openai_check(config))
+    embedded = choice.name == "embedded"
+    checks.append(_llama_check(required=embedded))
+    checks.append(_model_check(config, full=full_checksum, required=embedded))
+    checks.append(_storage_check(config))
     checks.append(_smtp_check(config))
     if config.policy_file:
-        from langgraph_ollama_local.approvals import ApprovalPolicy, PolicyError
-
-        try:
-            ApprovalPolicy.from_file(config.policy_file)
-            checks.append(Check("policy", True, str(config.policy_file)))
-        except PolicyError as exc:
-            checks.append(Check("policy", False, str(exc), "fix the policy file named above"))
-    return checks
+        checks.append(_policy_check(config))
+    return Report(config.provider, choice.name, choice.reason, checks)
 
 
-def _model_check(config: LocalAgentConfig, full: bool, required: bool) -> Check:
+def _ollama_check(config: LocalAgentConfig, *, required: bool) -> Check:
+    from langgraph_ollama_local.llm import check_ollama
+
+    model = config.ollama.model
+    health = check_ollama(config.ollama.base_url, model)
+    if not health.reachable:
+        fix = "start it with `ollama serve` (or set OLLAMA_HOST to where it runs)"
+    elif not health.model_present:
+        fix = f"ollama pull {model}"
+    else:
+        fix = ""
+    return Check("ollama", health.ok, health.message, fix, required)
+
+
+def _openai_check(config: LocalAgentConfig) -> Check:
+    base = config.openai.base_url.rstrip("/")
+    headers = {"Authorization": f"Bearer {config.openai.api_key}"}
+    fix = "start the OpenAI-compatible server or set HITL_OPENAI__BASE_URL"
+    try:
+        response = httpx.get(f"{base}/models", headers=headers, timeout=3.0)
+    except httpx.HTTPError as exc:
+        return Check("openai", False, f"{base} is not reachable ({type(exc).__name__})", fix)
+    if response.status_code >= 400:
+        return Check("openai", False, f"{base}/models answered HTTP {response.status_code}", fix)
+    return Check("openai", True, f"{base} answers (model {config.openai.model})")
+
+
+def _llama_check(*, required: bool) -> Check:
+    try:
+        llama_cpp = importlib.import_module("llama_cpp")
+    except ImportError as exc:
+        return Check("llama.cpp", False, f"llama_cpp does not import ({exc})", "make install", required)
+    version = getattr(llama_cpp, "__version__", "?")
+    return Check("llama.cpp", True, f"llama-cpp-python {version}", required=required)
+
+
+def _model_check(config: LocalAgentConfig, *, full: bool, required: bool) -> Check:
     from langgraph_ollama_local.llm.embedded.model_file import ensure_model_file, verify_model_file
     from langgraph_ollama_local.llm.errors import ProviderError
 
+    custom = config.embedded.model_path
+    if custom is not None:
+        return Check(
+            "model file",
+            custom.is_file(),
+            f"{custom} (your own GGUF file, not checksummed)",
+            "set HITL_EMBEDDED__MODEL_PATH to an existing GGUF file",
+            required,
+        )
     try:
-        if config.embedded.model_path:
-            return Check(
-                "model file",
-                config.embedded.model_path.is_file(),
-                str(config.embedded.model_path),
-                "set HITL_EMBEDDED__MODEL_PATH to an existing GGUF file",
-                required,
-            )
         path = ensure_model_file(config.embedded.cache_dir)
         verify_model_file(path, full=full)
-    except ProviderError as exc:
-        return Check("model file", False, str(exc), "run `make install`", required)
-    return Check("model file", True, f"{path} (sha256 verified)", required=required)
+    except (ProviderError, OSError) as exc:
+        return Check("model file", False, str(exc), "make install", required)
+    checked = "sha256 verified" if full else "present"
+    return Check("model file", True, f"{path} ({checked})", required=required)
+
+
+def _storage_check(config: LocalAgentConfig) -> Check:
+    from langgraph_ollama_local.store import check_storage
+
+    ok, message = check_storage(config.resolved_storage_url)
+    fix = "" if ok else "set HITL_STORAGE_URL (or --db) to a working URL, or start the database server"
+    return Check("storage", ok, message, fix)
 
 
 def _smtp_check(config: LocalAgentConfig) -> Check:
     smtp = config.smtp
     if not smtp.host:
         return Check(
-            "email", True, f"no SMTP host: send_email writes to the outbox {config.resolved_outbox_dir}"
+            "email",
+            True,
+            f"no SMTP host: send_email writes .eml files to the outbox at {config.resolved_outbox_dir}",
         )
     try:
         with socket.create_connection((smtp.host, smtp.port), timeout=3):
@@ -101,11 +156,61 @@ def _smtp_check(config: LocalAgentConfig) -> Check:
         return Check(
             "email",
             False,
-            f"SMTP {smtp.host}:{smtp.port} unreachable: {exc}",
-            "start the mail server or fix HITL_SMTP__HOST/PORT",
+            f"SMTP {smtp.host}:{smtp.port} is not reachable ({exc})",
+            "start the mail server, fix HITL_SMTP__HOST/HITL_SMTP__PORT, or unset the host to use the outbox",
         )
-    return Check("email", True, f"SMTP {smtp.host}:{smtp.port} reachable")
+    return Check("email", True, f"SMTP {smtp.host}:{smtp.port} accepts connections")
 
 
-def as_dicts(checks: list[Check]) -> list[dict[str, object]]:
-    return [asdict(c) for c in checks]
+def _policy_check(config: LocalAgentConfig) -> Check:
+    from langgraph_ollama_local.agent import default_tools
+    from langgraph_ollama_local.agent.defaults import default_policy
+    from langgraph_ollama_local.approvals import PolicyError
+
+    try:
+        policy = default_policy(config)
+        policy.check_tools([t.name for t in default_tools(config)])
+    except PolicyError as exc:
+        return Check("policy", False, str(exc), "fix the policy file named above")
+    return Check("policy", True, f"{config.policy_file} loads")
+
+
+def print_report(console: Console, report: Report) -> None:
+    width = max(len(c.name) for c in report.checks)
+    for check in report.checks:
+        if check.ok:
+            mark = ("✓", "green")
+        elif check.required:
+            mark = ("✗", "bold red")
+        else:
+            mark = ("✗", "yellow")
+        optional = "" if check.required or check.ok else "  (optional here)"
+        row = Text.assemble(
+            mark, " ", (check.name.ljust(width), "bold"), "  ", check.detail, (optional, "dim")
+        )
+        console.print(row, soft_wrap=True)
+        if not check.ok and check.fix:
+            console.print(Text.assemble(" " * (width + 4), ("fix: ", "dim"), check.fix), soft_wrap=True)
+    verdict = "ready" if report.ok else "not ready"
+    console.print(
+        Text(
+            f"\n{verdict}: provider {report.configured} → {report.resolved}",
+            style="green" if report.ok else "red",
+        )
+    )
+
+
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    provider: Annotated[ProviderOption | None, typer.Option(help="Check for this provider instead.")] = None,
+    db: Annotated[str | None, typer.Option(help="Check this storage URL instead.")] = None,
+) -> None:
+    """Check Python, the model provider, the embedded model, storage, email and policy."""
+    console = make_console()
+    with user_errors():
+        report = run_checks(load_config(provider=provider, db=db))
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        print_report(console, report)
+    raise typer.Exit(0 if report.ok else 1)

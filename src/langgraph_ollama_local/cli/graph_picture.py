@@ -9,7 +9,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+
+from langgraph_ollama_local.cli.common import make_console
 
 
 def to_dot(graph: Any) -> str:
@@ -41,3 +46,31 @@ def write_graph_picture(graph: Any, out: Path, *, png: bool = True) -> tuple[lis
     subprocess.run([dot, "-Tpng", "-o", str(picture)], input=to_dot(graph), text=True, check=True)  # noqa: S603
     written.append(picture)
     return written, None
+
+
+def graph(
+    out: Annotated[Path, typer.Option(help="Output path without suffix.")] = Path("hitl-graph"),
+    png: Annotated[bool, typer.Option(help="Also render PNG with Graphviz when installed.")] = True,
+) -> None:
+    """Write the approval agent's graph as Mermaid (and PNG where it renders offline)."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from langgraph_ollama_local.agent import create_approval_agent, default_tools
+    from langgraph_ollama_local.agent.defaults import default_policy
+    from langgraph_ollama_local.config import LocalAgentConfig
+    from langgraph_ollama_local.testing import ScriptedChatModel
+
+    console = make_console()
+    config = LocalAgentConfig()
+    # The picture depends on the graph's shape only, so no model needs to load for it.
+    agent = create_approval_agent(
+        ScriptedChatModel(),
+        default_tools(config),
+        policy=default_policy(config),
+        checkpointer=InMemorySaver(),
+    )
+    files, note = write_graph_picture(agent, out, png=png)
+    for path in files:
+        console.print(Text(f"wrote {path}"))
+    if note:
+        console.print(Text(note, style="yellow"))

@@ -22,7 +22,7 @@ class GraphLoadError(ValueError):
 def builtin_agent(config: LocalAgentConfig) -> GraphFactory:
     def factory(checkpointer: Any) -> Pregel[Any, Any, Any, Any]:
         from langgraph_ollama_local.agent import create_approval_agent, default_tools
-        from langgraph_ollama_local.cli.defaults import default_policy
+        from langgraph_ollama_local.agent.defaults import default_policy
         from langgraph_ollama_local.llm import create_chat_model
 
         return create_approval_agent(

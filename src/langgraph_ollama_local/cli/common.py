@@ -1,0 +1,89 @@
+"""What every command shares: the console, the configuration, and errors as one line.
+
+A user who mistypes a URL or has no Ollama running should read one sentence saying what
+to do, not a traceback; `user_errors` turns the errors they can cause into that line
+and exit code 2 (the code click uses for bad usage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.text import Text
+
+from langgraph_ollama_local.approvals.errors import ApprovalError
+from langgraph_ollama_local.config import LocalAgentConfig
+from langgraph_ollama_local.llm.errors import ProviderError
+from langgraph_ollama_local.store.checkpointer import StorageConfigError, StorageUnavailableError
+
+ProviderOption = Literal["auto", "ollama", "embedded", "openai"]
+EXIT_USER_ERROR = 2
+
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ProviderError,
+    ApprovalError,
+    StorageConfigError,
+    StorageUnavailableError,
+    ValidationError,
+)
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console per invocation, so test runners that swap stdout capture it."""
+    return Console(stderr=stderr, highlight=False, emoji=False)
+
+
+def load_config(
+    *,
+    provider: str | None = None,
+    db: str | None = None,
+    policy: Path | None = None,
+    model: str | None = None,
+) -> LocalAgentConfig:
+    """`LocalAgentConfig` from env and `.env`, with command-line options on top.
+
+    `--model` names the model for whichever server runs it: the Ollama tag and the
+    OpenAI-compatible model id, or a `.gguf` file for the embedded provider.
+    """
+    overrides: dict[str, Any] = {}
+    if provider:
+        overrides["provider"] = provider
+    if db:
+        overrides["storage_url"] = db
+    if policy:
+        overrides["policy_file"] = policy
+    config = LocalAgentConfig(**overrides)
+    if model:
+        config.ollama.model = model
+        config.openai.model = model
+        if model.endswith(".gguf"):
+            config.embedded.model_path = Path(model)
+    return config
+
+
+def one_line(exc: BaseException) -> str:
+    """The error's own message on one line; pydantic's multi-line report condensed."""
+    if isinstance(exc, ValidationError):
+        parts = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            parts.append(f"{where}: {message}" if where else message)
+        return f"invalid setting: {'; '.join(parts)}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Print a user-caused error as one actionable line on stderr and exit 2."""
+    try:
+        yield
+    except USER_ERRORS as exc:
+        make_console(stderr=True).print(Text.assemble(("error: ", "bold red"), one_line(exc)), soft_wrap=True)
+        raise typer.Exit(EXIT_USER_ERROR) from None

@@ -1,0 +1,62 @@
+"""How a pending approval, question or breakpoint looks in the terminal.
+
+Everything the model wrote (tool names, arguments, questions) goes into `Text` and
+`JSON` renderables, never through rich markup: an argument like `[bold]` or
+`<script>` must print exactly as the model wrote it, or a reviewer approves something
+other than what they read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.json import JSON
+from rich.panel import Panel
+from rich.text import Text
+
+from langgraph_ollama_local.approvals.requests import ActionView, InterruptView
+from langgraph_ollama_local.runtime.local import PendingItem
+
+
+def approval_panel(action: ActionView, item: PendingItem, *, position: str = "") -> Panel:
+    """One tool call awaiting a decision: name, arguments, stage, role, deadline, description."""
+    view = item.view
+    parts: list[RenderableType] = [Text.assemble(("tool  ", "dim"), (action.name, "bold"))]
+    parts.append(JSON.from_data(action.args, indent=2, ensure_ascii=False, default=repr))
+    details = Text()
+    if view is not None and (view.stage or view.role):
+        details.append("stage ", "dim").append(str(view.stage or "-"))
+        details.append("   role ", "dim").append(str(view.role or "-"))
+    if item.deadline is not None:
+        details.append("\ndecide by ", "dim").append(f"{item.deadline:%Y-%m-%d %H:%M:%S %Z}")
+        if view is not None and view.on_timeout:
+            outcome = view.on_timeout
+            if outcome == "escalate" and view.escalate_to:
+                outcome = f"escalate to {view.escalate_to}"
+            details.append(" (then: ", "dim").append(outcome).append(")", "dim")
+    if details:
+        parts.append(details)
+    # Our gate's default description only repeats the arguments; a policy's own says more.
+    if action.description and action.description != f"Approve {action.name} with args {action.args}?":
+        parts.append(Text(action.description, style="italic"))
+    title = Text.assemble("approval needed", (f" {position}" if position else "", "dim"))
+    return Panel(Group(*parts), title=title, title_align="left", border_style="yellow")
+
+
+def question_panel(view: InterruptView, choices: Sequence[str] = ()) -> Panel:
+    """A free-form question the graph asked with `interrupt()`."""
+    body = Text(view.question or "")
+    if choices:
+        body.append("\nchoices: ", "dim").append(", ".join(choices))
+    return Panel(body, title="the agent asks", title_align="left", border_style="cyan")
+
+
+def breakpoint_panel(next_nodes: Sequence[str], error: str | None = None) -> Panel:
+    """A run stopped before a node: a static breakpoint, or a run cut short by an error."""
+    nodes = ", ".join(next_nodes) or "?"
+    if error:
+        body = Text.assemble("The last run stopped with an error before ", (nodes, "bold"), ":\n", error)
+        return Panel(body, title="run stopped", title_align="left", border_style="red")
+    body = Text.assemble("The run is paused before ", (nodes, "bold"), ".")
+    return Panel(body, title="breakpoint", title_align="left", border_style="yellow")
