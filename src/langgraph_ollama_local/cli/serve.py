@@ -14,9 +14,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     db: Annotated[str | None, typer.Option(help="Storage URL (sqlite:///…, postgresql://…).")] = None,
-    graph: Annotated[
-        str | None, typer.Option(help="Another graph: path/to/module.py:variable.")
-    ] = None,
+    graph: Annotated[str | None, typer.Option(help="Another graph: path/to/module.py:variable.")] = None,
     provider: Annotated[str | None, typer.Option(help="auto | ollama | embedded | openai")] = None,
     policy: Annotated[Path | None, typer.Option(help="Approval policy file (.yaml/.toml).")] = None,
 ) -> None:
