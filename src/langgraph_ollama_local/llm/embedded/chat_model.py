@@ -1,89 +1,271 @@
 """`EmbeddedChatModel`: llama.cpp in-process, prompted with the model's own chat template.
 
-Measured on this machine, rendering the GGUF's own template (Qwen's `<tool_call>` format)
-and parsing its output picked the right tool far more often than llama-cpp-python's
-`chatml-function-calling` handler or langchain-community's ChatLlamaCpp; so this model
-does exactly that. One llama.cpp context per model file per process, used under a lock
-(contexts are not thread-safe).
+Why this shape: measured here, llama-cpp-python's `chatml-function-calling` handler and
+langchain-community's ChatLlamaCpp chose the right tool 0% of the time with this model,
+while rendering the GGUF's own template (Qwen's `<tool_call>` format) and parsing its
+output chose right 30/30. So the prompt is the model's `tokenizer.chat_template`
+rendered in a jinja2 sandbox, and `create_completion` runs on that raw prompt.
+
+One llama.cpp context per (file, n_ctx, n_threads) per process, loaded on first use.
+Contexts are not thread-safe, so every call into one holds its lock; async calls run on
+that model's own single worker thread so waiting for the lock never ties up (or
+deadlocks) the event loop's shared executor.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from jinja2 import Template
+from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
     BaseMessage,
+    ChatMessage,
     HumanMessage,
     SystemMessage,
     ToolCallChunk,
     ToolMessage,
 )
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from langgraph_ollama_local.llm.embedded.tool_calls import parse_tool_calls
-from langgraph_ollama_local.llm.errors import ModelNotInstalledError
+from langgraph_ollama_local.llm.errors import ModelNotInstalledError, ProviderError
 
-_STOP = ["<|im_end|>", "<|endoftext|>"]
-_CACHE: dict[tuple[str, int, int | None], tuple[Any, threading.Lock]] = {}
-_CACHE_LOCK = threading.Lock()
+STOP = ("<|im_end|>", "<|endoftext|>")
+_TOOL_TAG = "<tool_call>"
+_FENCE = "```"
 
 
-def load_llama(path: str, n_ctx: int, n_threads: int | None) -> tuple[Any, threading.Lock]:
-    """The process-wide llama.cpp context for this file, created on first use."""
+@dataclass
+class LoadedModel:
+    """A llama.cpp context plus what every call needs from it."""
+
+    llama: Any
+    lock: threading.Lock
+    template: Template | None
+    bos_token: str
+    eos_token: str
+    worker: ThreadPoolExecutor
+
+
+_MODELS: dict[tuple[str, int, int | None], LoadedModel] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _tojson(
+    value: Any,
+    ensure_ascii: bool = False,
+    indent: int | None = None,
+    separators: tuple[str, str] | None = None,
+    sort_keys: bool = False,
+) -> str:
+    """Hugging Face's `tojson`: jinja2's own HTML-escapes `<`, `>` and `&`, which corrupts prompts."""
+    return json.dumps(
+        value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+    )
+
+
+def _raise_exception(message: str) -> None:
+    raise TemplateError(message)
+
+
+def compile_chat_template(source: str) -> Template:
+    """Compile a GGUF chat template the way Hugging Face does, inside a jinja2 sandbox."""
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+    )
+    env.filters["tojson"] = _tojson
+    env.globals["raise_exception"] = _raise_exception
+    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)  # local time, as HF does
+    return env.from_string(source)
+
+
+def physical_cores() -> int:
+    """Threads for generation: one per physical core available to this process.
+
+    llama-cpp-python's own default is `cpu_count() // 2` (it assumes hyper-threading), which
+    on a 2-core VM without it uses one core: measured here, 27 vs 40 tokens/s. Linux
+    reports real topology; elsewhere keep llama.cpp's guess.
+    """
+    try:
+        cpus = os.sched_getaffinity(0)
+        cores = set()
+        for cpu in cpus:
+            topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+            cores.add(
+                (
+                    (topology / "physical_package_id").read_text().strip(),
+                    (topology / "core_id").read_text().strip(),
+                )
+            )
+        return max(len(cores), 1)
+    except (AttributeError, OSError):
+        return max((os.cpu_count() or 2) // 2, 1)
+
+
+def _token_text(llama: Any, token: int) -> str:
+    try:
+        return bytes(llama.detokenize([token], special=True)).decode("utf-8", "replace") if token >= 0 else ""
+    except Exception:  # a model without that token: templates then just get ""
+        return ""
+
+
+def load_model(path: str, n_ctx: int, n_threads: int | None) -> LoadedModel:
+    """The process-wide llama.cpp context for this file and shape, created on first use."""
     key = (path, n_ctx, n_threads)
-    with _CACHE_LOCK:
-        if key not in _CACHE:
-            try:
-                from llama_cpp import Llama
-            except ImportError as exc:
-                raise ModelNotInstalledError(
-                    "llama-cpp-python is not installed; run `make install` "
-                    "(or pip install 'langgraph-ollama-local[embedded]')"
-                ) from exc
-            llama = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
-            _CACHE[key] = (llama, threading.Lock())
-        return _CACHE[key]
+    with _MODELS_LOCK:
+        loaded = _MODELS.get(key)
+        if loaded is not None:
+            return loaded
+        try:
+            from llama_cpp import Llama
+        except (ImportError, OSError) as exc:
+            raise ModelNotInstalledError.llama_cpp(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            llama = Llama(
+                model_path=path, n_ctx=n_ctx, n_threads=n_threads or physical_cores(), verbose=False
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ProviderError(
+                f"llama.cpp could not load {path} ({exc}); check that it is a complete GGUF file "
+                "(`hitl doctor` verifies the packaged one)",
+                fix="hitl doctor",
+            ) from exc
+        source = llama.metadata.get("tokenizer.chat_template")
+        loaded = LoadedModel(
+            llama=llama,
+            lock=threading.Lock(),
+            template=compile_chat_template(source) if source else None,
+            bos_token=_token_text(llama, llama.token_bos()),
+            eos_token=_token_text(llama, llama.token_eos()),
+            worker=ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{os.path.basename(path)}"),
+        )
+        _MODELS[key] = loaded
+        return loaded
 
 
 def to_template_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
-    """LangChain messages as the OpenAI-style dicts chat templates expect."""
+    """LangChain messages as the OpenAI-style dicts Hugging Face chat templates expect."""
     out: list[dict[str, Any]] = []
     for message in messages:
+        text = str(message.text)
         if isinstance(message, SystemMessage):
-            out.append({"role": "system", "content": message.text})
+            out.append({"role": "system", "content": text})
         elif isinstance(message, HumanMessage):
-            out.append({"role": "user", "content": message.text})
+            out.append({"role": "user", "content": text})
         elif isinstance(message, AIMessage):
-            item: dict[str, Any] = {"role": "assistant", "content": message.text}
+            item: dict[str, Any] = {"role": "assistant", "content": text}
             if message.tool_calls:
                 item["tool_calls"] = [
                     {
                         "type": "function",
-                        "id": tc["id"],
-                        "function": {"name": tc["name"], "arguments": tc["args"]},
+                        "id": call["id"],
+                        "function": {"name": call["name"], "arguments": call["args"]},
                     }
-                    for tc in message.tool_calls
+                    for call in message.tool_calls
                 ]
             out.append(item)
         elif isinstance(message, ToolMessage):
-            out.append({"role": "tool", "content": message.text, "tool_call_id": message.tool_call_id})
+            out.append(
+                {"role": "tool", "content": text, "tool_call_id": message.tool_call_id, "name": message.name}
+            )
+        elif isinstance(message, ChatMessage):
+            out.append({"role": message.role, "content": text})
         else:
-            out.append({"role": "user", "content": message.text})
+            out.append({"role": "user", "content": text})
     return out
 
 
+def _openai_tools(tools: Sequence[Any] | None) -> list[dict[str, Any]]:
+    return [
+        t if isinstance(t, dict) and t.get("type") == "function" else convert_to_openai_tool(t)
+        for t in tools or ()
+    ]
+
+
+def forced_prefix(tool_choice: Any, tools: list[dict[str, Any]]) -> str:
+    """What to pre-write in the assistant turn so the model must call a tool.
+
+    Raw completion makes `tool_choice` cheap to honour: for a named tool the model only
+    writes the arguments (the opening `{` is given, or a 0.5B model may answer `5`); for
+    "any"/"required" it only picks the name.
+    """
+    if not tools or tool_choice in (None, "auto", "none", False):
+        return ""
+    name: str | None = None
+    if isinstance(tool_choice, dict):
+        name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
+    elif isinstance(tool_choice, str) and tool_choice not in ("any", "required"):
+        name = tool_choice
+    elif len(tools) == 1:
+        name = tools[0]["function"]["name"]
+    if name:
+        return f'{_TOOL_TAG}\n{{"name": {json.dumps(name)}, "arguments": {{'
+    return f"{_TOOL_TAG}\n"
+
+
+def _held_from(text: str) -> int:
+    """How much of streamed `text` is safe to show: everything before anything that is,
+    or may still turn into, a tool call or a fenced block (so no one sees half a call)."""
+    cut = len(text)
+    for marker in (_TOOL_TAG, _FENCE, '{"', "[{"):
+        index = text.find(marker)
+        if index >= 0:
+            cut = min(cut, index)
+    if cut < len(text):
+        return cut
+    tail = text.rstrip()
+    if tail.endswith(("{", "[")):  # may be the start of a bare JSON call
+        return tail.rindex(tail[-1])
+    for marker in (_TOOL_TAG, _FENCE):  # a partial marker at the very end
+        for size in range(min(len(marker) - 1, len(text)), 0, -1):
+            if text.endswith(marker[:size]):
+                return len(text) - size
+    return len(text)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One call, ready for llama.cpp. `tool_names` is None when no tools are offered."""
+
+    prompt: str  # incl. `prefix`
+    prefix: str  # what `tool_choice` pre-wrote of the answer
+    completion: dict[str, Any]
+    tool_names: list[str] | None
+
+
+def _common_prefix(a: str, b: str) -> int:
+    size = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        size += 1
+    return size
+
+
 class EmbeddedChatModel(BaseChatModel):
-    """A LangChain chat model over a local GGUF file (default: packaged Qwen2.5-Coder-0.5B)."""
+    """A LangChain chat model over a local GGUF file (default: packaged Qwen2.5-Coder-0.5B).
+
+    Supports `.bind_tools()` (incl. `tool_choice`), streaming and async like `ChatOllama`.
+    """
 
     model_path: str
     n_ctx: int = 4096
@@ -98,39 +280,96 @@ class EmbeddedChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_path": self.model_path, "temperature": self.temperature}
-
-    def bind_tools(
-        self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any
-    ) -> Runnable[LanguageModelInput, AIMessage]:
-        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
-
-    def render_prompt(self, messages: Sequence[BaseMessage], tools: list[dict[str, Any]] | None) -> str:
-        llama, _ = load_llama(self.model_path, self.n_ctx, self.n_threads)
-        template = llama.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise ModelNotInstalledError(f"{self.model_path} carries no chat template; use a chat GGUF model")
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        env.filters["tojson"] = lambda v, **kw: json.dumps(v, ensure_ascii=False)
-
-        def raise_exception(message: str) -> None:
-            raise ValueError(message)
-
-        rendered: str = env.from_string(template).render(
-            messages=to_template_messages(messages),
-            tools=tools or None,
-            add_generation_prompt=True,
-            raise_exception=raise_exception,
-        )
-        return rendered
-
-    def _completion_kwargs(self, stop: list[str] | None) -> dict[str, Any]:
         return {
+            "model_path": self.model_path,
+            "n_ctx": self.n_ctx,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "seed": self.seed,
-            "stop": _STOP + (stop or []),
         }
+
+    def _loaded(self) -> LoadedModel:
+        return load_model(self.model_path, self.n_ctx, self.n_threads)
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | Any],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Offer `tools` (LangChain tools, functions, pydantic models or OpenAI dicts)."""
+        if tool_choice is not None:
+            kwargs["tool_choice"] = tool_choice
+        return self.bind(tools=_openai_tools(tools), **kwargs)
+
+    def render_prompt(
+        self, messages: Sequence[BaseMessage], tools: list[dict[str, Any]] | None = None
+    ) -> str:
+        """The exact text llama.cpp sees, from the GGUF's own chat template."""
+        loaded = self._loaded()
+        if loaded.template is None:
+            raise ProviderError(
+                f"{self.model_path} carries no chat template (tokenizer.chat_template); use an "
+                "instruct/chat GGUF, or unset HITL_EMBEDDED__MODEL_PATH for the packaged model",
+                fix="unset HITL_EMBEDDED__MODEL_PATH",
+            )
+        try:
+            return loaded.template.render(
+                messages=to_template_messages(messages),
+                tools=tools or None,
+                add_generation_prompt=True,
+                bos_token=loaded.bos_token,
+                eos_token=loaded.eos_token,
+            )
+        except TemplateError as exc:
+            raise ProviderError(
+                f"the chat template of {self.model_path} refused these messages: {exc}"
+            ) from exc
+
+    def _prepare(
+        self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> _Request:
+        tools = _openai_tools(kwargs.get("tools"))
+        tool_choice = kwargs.get("tool_choice")
+        if tool_choice == "none":
+            tools = []
+        prefix = forced_prefix(tool_choice, tools)
+        completion = {
+            "max_tokens": int(kwargs.get("max_tokens", self.max_tokens)),
+            "temperature": float(kwargs.get("temperature", self.temperature)),
+            "seed": self.seed,
+            "stop": [*STOP, *(stop or [])],
+        }
+        return _Request(
+            prompt=self.render_prompt(messages, tools) + prefix,
+            prefix=prefix,
+            completion=completion,
+            tool_names=[t["function"]["name"] for t in tools] if tools else None,
+        )
+
+    def _too_long(self, exc: ValueError) -> ProviderError:
+        return ProviderError(
+            f"the conversation no longer fits the embedded model's context ({exc}); start a new thread "
+            f"or raise HITL_EMBEDDED__N_CTX (now {self.n_ctx})",
+            fix=f"export HITL_EMBEDDED__N_CTX={self.n_ctx * 2}",
+        )
+
+    def _message_from(
+        self, raw: str, tool_names: list[str] | None, usage: UsageMetadata, finish: str | None
+    ) -> AIMessage:
+        """`tool_names` None: no tools were offered, so the text is an answer, not calls."""
+        content, calls = parse_tool_calls(raw, tool_names) if tool_names is not None else (raw.strip(), [])
+        return AIMessage(
+            content=content,
+            tool_calls=calls,
+            usage_metadata=usage,
+            response_metadata={
+                "model_name": os.path.basename(self.model_path),
+                "finish_reason": finish,
+                "raw_text": raw,
+            },
+        )
 
     def _generate(
         self,
@@ -139,26 +378,95 @@ class EmbeddedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        tools = kwargs.get("tools")
-        prompt = self.render_prompt(messages, tools)
-        llama, lock = load_llama(self.model_path, self.n_ctx, self.n_threads)
-        with lock:
-            result = llama.create_completion(prompt, **self._completion_kwargs(stop))
-        text = result["choices"][0]["text"]
-        names = [t["function"]["name"] for t in tools or []]
-        content, calls = parse_tool_calls(text, names)
-        usage = result.get("usage", {})
-        message = AIMessage(
-            content=content,
-            tool_calls=calls,
-            usage_metadata={
-                "input_tokens": usage.get("prompt_tokens", 0),
-                "output_tokens": usage.get("completion_tokens", 0),
-                "total_tokens": usage.get("total_tokens", 0),
-            },
-            response_metadata={"model": self.model_path, "raw_text": text},
+        request = self._prepare(messages, stop, kwargs)
+        loaded = self._loaded()
+        with loaded.lock:
+            try:
+                result = loaded.llama.create_completion(request.prompt, **request.completion)
+            except ValueError as exc:
+                if "context window" in str(exc):
+                    raise self._too_long(exc) from exc
+                raise
+        choice = result["choices"][0]
+        counts = result.get("usage") or {}
+        usage = UsageMetadata(
+            input_tokens=int(counts.get("prompt_tokens", 0)),
+            output_tokens=int(counts.get("completion_tokens", 0)),
+            total_tokens=int(counts.get("total_tokens", 0)),
+        )
+        message = self._message_from(
+            request.prefix + choice["text"], request.tool_names, usage, choice.get("finish_reason")
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream_chunks(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        cancel: threading.Event | None = None,
+    ) -> Iterator[ChatGenerationChunk]:
+        """Visible text token by token; tool calls as tool_call_chunks in one last chunk."""
+        request = self._prepare(messages, stop, kwargs)
+        loaded = self._loaded()
+        raw, start, shown, finish = "", -1, 0, None
+        with loaded.lock:
+            stream = None
+            try:
+                stream = loaded.llama.create_completion(request.prompt, stream=True, **request.completion)
+                for part in stream:
+                    choice = part["choices"][0]
+                    raw += choice["text"]
+                    finish = choice.get("finish_reason") or finish
+                    if cancel is not None and cancel.is_set():
+                        break
+                    if request.prefix:  # a forced call: nothing in it is for display
+                        continue
+                    if start < 0:  # leading whitespace is not worth a chunk
+                        stripped = len(raw) - len(raw.lstrip())
+                        if stripped == len(raw):
+                            continue
+                        start = shown = stripped
+                    limit = len(raw) if request.tool_names is None else start + _held_from(raw[start:])
+                    if limit > shown:
+                        yield ChatGenerationChunk(message=AIMessageChunk(content=raw[shown:limit]))
+                        shown = limit
+            except ValueError as exc:
+                if "context window" in str(exc):
+                    raise self._too_long(exc) from exc
+                raise
+            finally:
+                if stream is not None:
+                    stream.close()  # also when the consumer stopped early: free llama.cpp's generator
+            input_tokens = len(
+                loaded.llama.tokenize(request.prompt.encode("utf-8"), add_bos=False, special=True)
+            )
+            output_tokens = len(loaded.llama.tokenize(raw.encode("utf-8"), add_bos=False, special=True))
+        final = self._message_from(
+            request.prefix + raw,
+            request.tool_names,
+            UsageMetadata(
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                total_tokens=input_tokens + output_tokens,
+            ),
+            finish,
+        )
+        content = str(final.content)
+        visible = raw[max(start, 0) : shown]
+        tail = content[_common_prefix(content, visible) :]
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content=tail,
+                tool_call_chunks=[
+                    ToolCallChunk(name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=i)
+                    for i, call in enumerate(final.tool_calls)
+                ],
+                usage_metadata=final.usage_metadata,
+                response_metadata=final.response_metadata,
+                chunk_position="last",
+            )
+        )
 
     def _stream(
         self,
@@ -167,34 +475,63 @@ class EmbeddedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        """Stream visible text token by token; tool calls come as one chunk at the end.
+        for chunk in self._stream_chunks(messages, stop, kwargs):
+            if run_manager is not None:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
 
-        Once the text turns into a tool call (`<tool_call>` or JSON), tokens are held
-        back so the user never sees half a call.
-        """
-        tools = kwargs.get("tools")
-        prompt = self.render_prompt(messages, tools)
-        llama, lock = load_llama(self.model_path, self.n_ctx, self.n_threads)
-        text, shown = "", 0
-        with lock:
-            for part in llama.create_completion(prompt, stream=True, **self._completion_kwargs(stop)):
-                token = part["choices"][0]["text"]
-                text += token
-                holding = "<tool_call>" in text or text.lstrip().startswith(("{", "[", "```", "<"))
-                if not holding and len(text) > shown:
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text[shown:]))
-                    shown = len(text)
-                    if run_manager:
-                        run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                    yield chunk
-        content, calls = parse_tool_calls(text, [t["function"]["name"] for t in tools or []])
-        tail = content[shown:] if content.startswith(text[:shown]) else ""
-        chunks = [
-            ToolCallChunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
-            for i, c in enumerate(calls)
-        ]
-        if tail or chunks:
-            final = ChatGenerationChunk(message=AIMessageChunk(content=tail, tool_call_chunks=chunks))
-            if run_manager and tail:
-                run_manager.on_llm_new_token(tail, chunk=final)
-            yield final
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        """On this model's own worker thread: calls queue there, not in the shared executor."""
+        loaded = await self._aloaded()
+        return await asyncio.get_running_loop().run_in_executor(
+            loaded.worker, lambda: self._generate(messages, stop, None, **kwargs)
+        )
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        """Run the sync stream on the model's worker thread and hand chunks over a queue."""
+        loop = asyncio.get_running_loop()
+        loaded = await self._aloaded()
+        queue: asyncio.Queue[ChatGenerationChunk | BaseException | None] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def hand_over(item: ChatGenerationChunk | BaseException | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def produce() -> None:
+            try:
+                for chunk in self._stream_chunks(messages, stop, kwargs, cancel):
+                    hand_over(chunk)
+            except BaseException as exc:  # handed to the consumer, which re-raises it
+                hand_over(exc)
+            else:
+                hand_over(None)
+
+        done = loop.run_in_executor(loaded.worker, produce)
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                if run_manager is not None:
+                    await run_manager.on_llm_new_token(item.text, chunk=item)
+                yield item
+        finally:
+            cancel.set()  # a consumer that stops early also stops generation
+            await asyncio.shield(done)
+
+    async def _aloaded(self) -> LoadedModel:
+        """The loaded model; the first load (seconds) runs off the event loop."""
+        loaded = _MODELS.get((self.model_path, self.n_ctx, self.n_threads))
+        return loaded if loaded is not None else await asyncio.to_thread(self._loaded)

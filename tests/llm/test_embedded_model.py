@@ -1,0 +1,153 @@
+"""The real embedded model (llama.cpp + Qwen2.5-Coder-0.5B Q4_K_M) through our provider.
+
+Slow-ish (the model loads once per session, then ~1-3 s per prompt on a laptop CPU);
+run with `pytest -m embedded`. Temperature 0 and a fixed seed keep answers repeatable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import tool
+
+from langgraph_ollama_local import LocalAgentConfig
+from langgraph_ollama_local.llm import EmbeddedChatModel, create_chat_model, resolve_provider
+from langgraph_ollama_local.llm.embedded.model_file import MODEL_FILENAME, QWEN_SHA256, marker_path
+
+pytestmark = pytest.mark.embedded
+
+SYSTEM = (
+    "You are a helpful assistant with tools. When the user asks for an action a tool can do, "
+    "call that tool with complete arguments."
+)
+
+
+@tool
+def send_email(to: str, subject: str, body: str) -> str:
+    """Send an email."""
+    return f"Email sent to {to}"
+
+
+@tool
+def get_weather(location: str) -> str:
+    """Get the weather for a location."""
+    return f"Weather in {location}: Sunny, 72°F"
+
+
+@pytest.fixture(scope="module")
+def model() -> EmbeddedChatModel:
+    chat = create_chat_model(LocalAgentConfig(provider="embedded"))
+    assert isinstance(chat, EmbeddedChatModel)
+    return chat
+
+
+def ask(model, prompt: str, tools=(send_email, get_weather)):
+    bound = model.bind_tools(list(tools)) if tools else model
+    return bound.invoke([SystemMessage(SYSTEM), HumanMessage(prompt)])
+
+
+def test_the_packaged_model_file_is_joined_and_verified(model):
+    assert model.model_path.endswith(MODEL_FILENAME)
+    marker = marker_path(__import__("pathlib").Path(model.model_path))
+    assert QWEN_SHA256 in marker.read_text()
+
+
+@pytest.mark.parametrize(
+    ("prompt", "tool_name", "arg", "value"),
+    [
+        (
+            "Send an email to bob@example.com saying that lunch is at noon",
+            "send_email",
+            "to",
+            "bob@example.com",
+        ),
+        (
+            "Email alice@corp.org with subject Invoice and tell her it is paid",
+            "send_email",
+            "to",
+            "alice@corp.org",
+        ),
+        ("What's the weather in Paris?", "get_weather", "location", "Paris"),
+        ("Is it raining in Tokyo right now?", "get_weather", "location", "Tokyo"),
+    ],
+)
+def test_it_chooses_the_right_tool_with_the_right_arguments(model, prompt, tool_name, arg, value):
+    reply = ask(model, prompt)
+    assert [c["name"] for c in reply.tool_calls] == [tool_name], reply.response_metadata["raw_text"]
+    assert value.lower() in str(reply.tool_calls[0]["args"].get(arg, "")).lower()
+    assert reply.usage_metadata["output_tokens"] > 0
+
+
+def test_a_plain_answer_without_tools(model):
+    reply = ask(model, "What is the capital of France? Answer in one word.", tools=())
+    assert reply.tool_calls == []
+    assert "paris" in str(reply.content).lower()
+
+
+@pytest.mark.xfail(
+    reason="measured: after a tool result the 0.5B model usually repeats the call instead of answering; "
+    "the agent refuses a call already run this turn, so this is a quality limit, not a crash",
+    strict=False,
+)
+def test_it_answers_from_a_tool_result(model):
+    history = [
+        SystemMessage(SYSTEM),
+        HumanMessage("What's the weather in Paris?"),
+        ask(model, "What's the weather in Paris?"),
+    ]
+    call = history[-1].tool_calls[0]
+    history.append(ToolMessage(get_weather.invoke(call["args"]), tool_call_id=call["id"]))
+    reply = model.bind_tools([send_email, get_weather]).invoke(history)
+    assert reply.tool_calls == []
+    assert "sunny" in str(reply.content).lower() or "72" in str(reply.content)
+
+
+def test_streaming_yields_several_chunks(model):
+    chunks = list(model.stream([HumanMessage("Write two sentences about the sea.")]))
+    texts = [c.content for c in chunks if c.content]
+    assert len(texts) >= 5
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total = total + chunk
+    assert len(str(total.content)) > 20 and total.usage_metadata["output_tokens"] >= len(texts) - 1
+
+
+def test_streaming_a_tool_call_ends_in_tool_call_chunks(model):
+    bound = model.bind_tools([send_email, get_weather])
+    chunks: list[AIMessageChunk] = list(
+        bound.stream([SystemMessage(SYSTEM), HumanMessage("Weather in Berlin?")])
+    )
+    assert "<tool_call>" not in "".join(str(c.content) for c in chunks)
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total = total + chunk
+    assert [c["name"] for c in total.tool_calls] == ["get_weather"]
+    assert "berlin" in total.tool_calls[0]["args"]["location"].lower()
+
+
+def test_bind_tools_with_tool_decorated_functions_and_forced_choice(model):
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    reply = model.bind_tools([add], tool_choice="add").invoke("What is 2 plus 3?")
+    assert reply.tool_calls[0]["name"] == "add"
+    assert add.invoke(reply.tool_calls[0]["args"]) == 5
+
+
+async def test_async_calls_share_one_model_safely(model):
+    bound = model.bind_tools([send_email, get_weather])
+    cities = ["Rome", "Oslo", "Lima"]
+    replies = await asyncio.gather(
+        *(bound.ainvoke([SystemMessage(SYSTEM), HumanMessage(f"What's the weather in {c}?")]) for c in cities)
+    )
+    assert [r.tool_calls[0]["args"]["location"] for r in replies] == cities
+
+
+def test_auto_falls_back_to_this_model_without_ollama():
+    config = LocalAgentConfig(ollama={"base_url": "http://127.0.0.1:9"})
+    assert resolve_provider(config).name == "embedded"
+    assert isinstance(create_chat_model(config), EmbeddedChatModel)
