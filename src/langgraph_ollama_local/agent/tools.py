@@ -1,35 +1,57 @@
-"""The tutorial's tools: `send_email` (sensitive, really delivers) and `get_weather` (safe)."""
+"""The tutorial's tools: `send_email` (sensitive, really delivers) and `get_weather` (safe).
+
+Both are `StructuredTool`s with pydantic argument schemas, so an approver's edited
+arguments can be validated against `tool.tool_call_schema` before the call runs.
+"""
 
 from __future__ import annotations
 
 from langchain_core.tools import BaseTool, StructuredTool, tool
 
-from langgraph_ollama_local.agent.mail import EmailDelivery, delivery_from_config
+from langgraph_ollama_local.agent.mail import DeliveryReceipt, EmailDelivery, delivery_from_config
 from langgraph_ollama_local.config import LocalAgentConfig
 
 
+def describe_receipt(receipt: DeliveryReceipt) -> str:
+    """What the model (and the user) is told: sent for real, or only written to the outbox."""
+    to = ", ".join(receipt.recipients)
+    if receipt.transport == "outbox":
+        return (
+            f"Email to {to} written to the local outbox at {receipt.location} "
+            "(no SMTP server configured, so it was not sent to a real mailbox)"
+        )
+    text = f"Email sent to {to} (message-id {receipt.message_id})"
+    if receipt.refused:
+        text += f"; the mail server refused {', '.join(receipt.refused)}"
+    return text
+
+
 def make_send_email_tool(delivery: EmailDelivery) -> BaseTool:
+    """The spec's `send_email(to, subject, body)`, delivering through `delivery`.
+
+    Invalid or hostile arguments raise `InvalidEmailError` and transport failures raise
+    `EmailDeliveryError`, before or instead of a false "sent" (the tools node reports
+    either back to the model).
+    """
+
     def send_email(to: str, subject: str, body: str) -> str:
         """Send an email."""
-        receipt = delivery.deliver(to, subject, body)
-        if receipt.transport == "outbox":
-            return (
-                f"Email to {to} written to the local outbox at {receipt.location} "
-                "(no SMTP server configured, so it was not sent to a real mailbox)"
-            )
-        return f"Email sent to {to} (message-id {receipt.message_id})"
+        return describe_receipt(delivery.deliver(to, subject, body))
 
     return StructuredTool.from_function(send_email, name="send_email")
+
+
+_CONDITIONS = ("Sunny, 72°F", "Cloudy, 61°F", "Light rain, 55°F", "Windy, 64°F")
 
 
 @tool
 def get_weather(location: str) -> str:
     """Get the weather for a location (a demo tool with canned answers; safe to run)."""
-    conditions = ("Sunny, 72°F", "Cloudy, 61°F", "Light rain, 55°F", "Windy, 64°F")
-    return f"Weather in {location}: {conditions[sum(map(ord, location.lower())) % len(conditions)]}"
+    key = " ".join(location.lower().split())
+    return f"Weather in {location.strip()}: {_CONDITIONS[sum(map(ord, key)) % len(_CONDITIONS)]}"
 
 
 def default_tools(config: LocalAgentConfig | None = None) -> list[BaseTool]:
-    """[send_email, get_weather], with email delivered as `config` says."""
+    """[send_email, get_weather], with email delivered as `config` says (SMTP or outbox)."""
     config = config or LocalAgentConfig()
     return [make_send_email_tool(delivery_from_config(config)), get_weather]

@@ -1,9 +1,10 @@
-"""Persistence: LangGraph checkpointers (graph state) opened from one URL."""
+"""Persistence: LangGraph checkpointers (graph state) opened from one storage URL."""
 
 from langgraph_ollama_local.store.checkpointer import (
     StorageConfigError,
     StorageUnavailableError,
     check_storage,
+    describe_storage,
     open_async_checkpointer,
     open_checkpointer,
 )
@@ -12,6 +13,7 @@ __all__ = [
     "StorageConfigError",
     "StorageUnavailableError",
     "check_storage",
+    "describe_storage",
     "open_async_checkpointer",
     "open_checkpointer",
 ]
