@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from langgraph_ollama_local import ApprovalPolicy, create_approval_agent
+from langgraph_ollama_local.auth import Principal
 from langgraph_ollama_local.runtime.service import InvalidDecisionError, ServiceRuntime, Settings
 from langgraph_ollama_local.store import open_async_checkpointer
 from langgraph_ollama_local.store.approval_store import AlreadyDecidedError, ApprovalStore, InboxQuery
@@ -17,6 +18,10 @@ from tests.agent.test_approval_patterns import Spy
 POLICY = ApprovalPolicy.from_mapping(
     {"default": "allow", "tools": {"send_email": {"stages": [{"name": "manager", "role": "manager", "timeout_seconds": 60}]}}}
 )
+
+
+def approver(name: str) -> Principal:
+    return Principal(name, frozenset({"manager"}))
 
 
 class Clock:
@@ -57,12 +62,12 @@ async def test_message_pauses_then_approval_resumes(store_url, tmp_path):
                 kinds = [events.get_nowait()["type"] for _ in range(events.qsize())]
                 assert "approval.requested" in kinds
             with pytest.raises(InvalidDecisionError):
-                await runtime.decide(request.id, {"type": "respond", "message": "x"}, actor="bob")
+                await runtime.decide(request.id, {"type": "respond", "message": "x"}, principal=approver("bob"))
             assert (await runtime.store.get(request.id)).is_pending  # nothing stored
-            decided = await runtime.decide(request.id, {"type": "approve"}, actor="bob")
+            decided = await runtime.decide(request.id, {"type": "approve"}, principal=approver("bob"))
             assert decided.status == "approved" and decided.decided_by == "bob"
             with pytest.raises(AlreadyDecidedError):
-                await runtime.decide(request.id, {"type": "reject"}, actor="carol")
+                await runtime.decide(request.id, {"type": "reject"}, principal=approver("carol"))
             await runtime._queue.join()
             assert [e["to"] for e in spy.emails] == ["alice@example.com"]
             assert (await runtime.last_reply("t1")).startswith("Done. Email sent")
@@ -81,9 +86,9 @@ async def test_edit_through_the_runtime(store_url, tmp_path):
             await runtime.wait_run(run.id, 30)
             (request,) = await pending(runtime)
             with pytest.raises(InvalidDecisionError, match="do not fit"):
-                await runtime.decide(request.id, {"type": "edit", "args": {"to": 5}}, actor="bob")
+                await runtime.decide(request.id, {"type": "edit", "args": {"to": 5}}, principal=approver("bob"))
             args = {"to": "carol@example.com", "subject": "s", "body": "b"}
-            decided = await runtime.decide(request.id, {"type": "edit", "args": args}, actor="bob")
+            decided = await runtime.decide(request.id, {"type": "edit", "args": args}, principal=approver("bob"))
             assert decided.status == "edited" and decided.edited_args == args
             await runtime._queue.join()
             assert spy.emails == [args]

@@ -19,18 +19,44 @@ import pytest
 from tests.conftest import free_port
 
 HERE = Path(__file__).parent
+TESTER_ROLES = ("admin", "approver", "manager")
+_clients: dict[str, httpx.Client] = {}
+
+
+def issue_token(db_url: str, user: str = "tester", roles: tuple[str, ...] = TESTER_ROLES, home: Path | None = None) -> str:
+    """A real API token, made the way an admin makes one: `hitl tokens create`."""
+    hitl = Path(sys.executable).with_name("hitl")
+    args = [str(hitl), "tokens", "create", user, "--db", db_url, "--quiet"]
+    for role in roles:
+        args += ["--role", role]
+    env = {**os.environ, **({"HITL_HOME": str(home)} if home else {})}
+    out = subprocess.run(args, capture_output=True, text=True, check=True, env=env)
+    return out.stdout.strip()
+
+
+def api(base: str) -> httpx.Client:
+    """The authenticated client of the server at `base` (made by `spawn`/`start_server`)."""
+    return _clients[base]
+
+
+def remember(base: str, token: str) -> httpx.Client:
+    _clients[base] = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return _clients[base]
 
 
 class Server:
-    def __init__(self, base: str, home: Path, db: Path, proc: subprocess.Popen[str]) -> None:
+    def __init__(self, base: str, home: Path, db: Path, proc: subprocess.Popen[str], token: str) -> None:
         self.base, self.home, self.db, self.proc = base, home, db, proc
-        self.http = httpx.Client(base_url=base, timeout=30)
+        self.token = token
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.http = httpx.Client(base_url=base, timeout=30, headers=self.headers)
 
     def outbox(self) -> list[str]:
         return sorted(str(message_from_bytes(p.read_bytes())["To"]) for p in (self.home / "outbox").glob("*.eml"))
 
 
 def start_server(home: Path, db: Path) -> Server:
+    token = issue_token(f"sqlite:///{db}", home=home)
     port = free_port()
     env = {**os.environ, "HITL_HOME": str(home)}
     hitl = Path(sys.executable).with_name("hitl")
@@ -43,7 +69,7 @@ def start_server(home: Path, db: Path) -> Server:
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return Server(base, home, db, proc)
+                return Server(base, home, db, proc, token)
         except httpx.HTTPError:
             pass
         if proc.poll() is not None:
@@ -82,7 +108,7 @@ def test_inbox_live_stream_and_decisions(server):
     events: list[dict] = []
 
     def listen() -> None:
-        with httpx.stream("GET", f"{server.base}/events", timeout=30) as response:
+        with httpx.stream("GET", f"{server.base}/events", timeout=30, headers=server.headers) as response:
             for line in response.iter_lines():
                 if line.startswith("data:") and line != "data: {}":
                     events.append(json.loads(line[5:]))
@@ -132,7 +158,7 @@ def test_reject_and_respond_and_websocket(server):
 
     async def ws_flow() -> list[dict]:
         url = server.base.replace("http", "ws") + "/ws/t3"
-        async with websockets.connect(url) as ws:
+        async with websockets.connect(url, additional_headers=server.headers) as ws:
             await ws.send(json.dumps({"type": "message", "content": "Send email to dave@example.com"}))
             first = json.loads(await ws.recv())
             await ws.send(json.dumps({"type": "approve", "approved": False}))
@@ -172,6 +198,7 @@ def test_deadline_survives_a_server_restart(tmp_path):
         '"stages": [{"role": "manager", "timeout_seconds": 2}]'))
     db = tmp_path / "hitl.db"
     port = free_port()
+    remember(f"http://127.0.0.1:{port}", issue_token(f"sqlite:///{db}", home=tmp_path))
     env = {**os.environ, "HITL_HOME": str(tmp_path)}
     hitl = Path(sys.executable).with_name("hitl")
     args = [str(hitl), "serve", "--port", str(port), "--db", f"sqlite:///{db}", "--graph", f"{graph_file}:graph"]
@@ -181,7 +208,7 @@ def test_deadline_survives_a_server_restart(tmp_path):
         deadline = time.monotonic() + 60
         while not _healthy(base) and time.monotonic() < deadline:
             time.sleep(0.1)
-        reply = httpx.post(f"{base}/chat", json={"thread_id": "slow", "message": "Send email to frank@example.com"}, timeout=30).json()
+        reply = api(base).post(f"{base}/chat", json={"thread_id": "slow", "message": "Send email to frank@example.com"}, timeout=30).json()
         assert reply["pending_approval"] is True
     finally:
         proc.kill()  # the server dies with the approval pending
@@ -192,7 +219,7 @@ def test_deadline_survives_a_server_restart(tmp_path):
         status = None
         for _ in range(600):
             try:
-                items = httpx.get(f"{base}/approvals", params={"status": "all"}, timeout=1).json()["items"]
+                items = api(base).get(f"{base}/approvals", params={"status": "all"}, timeout=1).json()["items"]
                 status = items[0]["status"]
                 if status != "pending":
                     break
@@ -209,6 +236,7 @@ def test_deadline_survives_a_server_restart(tmp_path):
 
 def spawn(home: Path, db: str, graph: str) -> tuple[subprocess.Popen[str], str]:
     """Start `hitl serve` and wait (up to 60 s: CI machines are busy) until it is healthy."""
+    token = issue_token(db, home=home)
     port = free_port()
     hitl = Path(sys.executable).with_name("hitl")
     log = open(home / f"serve-{port}.log", "w")  # noqa: SIM115 - closed with the process
@@ -220,6 +248,7 @@ def spawn(home: Path, db: str, graph: str) -> tuple[subprocess.Popen[str], str]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if _healthy(base):
+            remember(base, token)
             return proc, base
         if proc.poll() is not None:
             break
@@ -241,12 +270,12 @@ def wait_for(predicate, tries: int = 200):
 def test_service_on_postgresql(tmp_path, pg_url):
     proc, base = spawn(tmp_path, pg_url, f"{HERE / 'scripted_graph.py'}:graph")
     try:
-        reply = httpx.post(f"{base}/chat", json={"thread_id": "pg", "message": "Send email to pg@example.com"}, timeout=30).json()
+        reply = api(base).post(f"{base}/chat", json={"thread_id": "pg", "message": "Send email to pg@example.com"}, timeout=30).json()
         assert reply["pending_approval"] is True
-        item = httpx.get(f"{base}/approvals").json()["items"][0]
-        httpx.post(f"{base}/approvals/{item['id']}/decision", json={"type": "approve"}, timeout=30)
+        item = api(base).get(f"{base}/approvals").json()["items"][0]
+        api(base).post(f"{base}/approvals/{item['id']}/decision", json={"type": "approve"}, timeout=30)
         assert wait_for(lambda: list((tmp_path / "outbox").glob("*.eml")))
-        assert httpx.get(f"{base}/audit/verify").json()["ok"] is True
+        assert api(base).get(f"{base}/audit/verify").json()["ok"] is True
     finally:
         proc.terminate()
         proc.wait(10)
@@ -264,15 +293,15 @@ def test_any_graph_langchain_batched_hitl(tmp_path):
     back as {"decisions": [...]} keyed by action, never by arrival order."""
     proc, base = spawn(tmp_path, f"sqlite:///{tmp_path}/h.db", f"{HERE / 'langchain_hitl_graph.py'}:graph")
     try:
-        reply = httpx.post(f"{base}/chat", json={"thread_id": "lc", "message": "do both"}, timeout=30).json()
+        reply = api(base).post(f"{base}/chat", json={"thread_id": "lc", "message": "do both"}, timeout=30).json()
         assert reply["pending_approval"] is True
-        items = httpx.get(f"{base}/approvals", params={"thread_id": "lc"}).json()["items"]
+        items = api(base).get(f"{base}/approvals", params={"thread_id": "lc"}).json()["items"]
         by_tool = {i["tool"]: i for i in items}
         assert set(by_tool) == {"send_email", "delete_file"} and {i["kind"] for i in items} == {"batched_action"}
         # Decide in reverse order: each decision must still land on its own action.
-        httpx.post(f"{base}/approvals/{by_tool['delete_file']['id']}/decision", json={"type": "reject", "reason": "keep it"})
+        api(base).post(f"{base}/approvals/{by_tool['delete_file']['id']}/decision", json={"type": "reject", "reason": "keep it"})
         assert not (tmp_path / "sent.log").exists()  # one action still undecided: nothing resumes
-        httpx.post(f"{base}/approvals/{by_tool['send_email']['id']}/decision", json={"type": "approve"})
+        api(base).post(f"{base}/approvals/{by_tool['send_email']['id']}/decision", json={"type": "approve"})
         log = wait_for(lambda: (tmp_path / "sent.log").exists() and (tmp_path / "sent.log").read_text())
         assert log == "a@example.com\n"  # the email went out; the file was NOT deleted
     finally:
@@ -283,22 +312,22 @@ def test_any_graph_langchain_batched_hitl(tmp_path):
 def test_generic_question_and_state_update(tmp_path):
     proc, base = spawn(tmp_path, f"sqlite:///{tmp_path}/q.db", f"{HERE / 'question_graph.py'}:graph")
     try:
-        reply = httpx.post(f"{base}/chat", json={"thread_id": "q", "message": "go"}, timeout=30).json()
+        reply = api(base).post(f"{base}/chat", json={"thread_id": "q", "message": "go"}, timeout=30).json()
         item = reply["pending_action"]
         assert item["kind"] == "question" and item["description"] == "Should I proceed?"
-        bad = httpx.post(f"{base}/approvals/{item['id']}/decision", json={"type": "answer", "value": "perhaps"})
+        bad = api(base).post(f"{base}/approvals/{item['id']}/decision", json={"type": "answer", "value": "perhaps"})
         assert bad.status_code == 422  # the question's choices are enforced before anything is stored
-        ok = httpx.post(f"{base}/approvals/{item['id']}/decision", json={"type": "answer", "value": "no"})
+        ok = api(base).post(f"{base}/approvals/{item['id']}/decision", json={"type": "answer", "value": "no"})
         assert ok.status_code == 200 and ok.json()["status"] == "answered"
-        assert wait_for(lambda: httpx.get(f"{base}/threads/q/state").json()["next"] == [])
-        state = httpx.get(f"{base}/threads/q/state").json()
+        assert wait_for(lambda: api(base).get(f"{base}/threads/q/state").json()["next"] == [])
+        state = api(base).get(f"{base}/threads/q/state").json()
         assert state["values"]["messages"][-1]["data"]["content"] == "Okay, I won't proceed."
         note = {"type": "ai", "data": {"content": "A note added by an operator.", "type": "ai"}}
-        upd = httpx.post(f"{base}/threads/q/state", json={"values": {"messages": [note]}, "as_node": "confirm"})
+        upd = api(base).post(f"{base}/threads/q/state", json={"values": {"messages": [note]}, "as_node": "confirm"})
         assert upd.status_code == 200
-        assert httpx.get(f"{base}/threads/q/state").json()["values"]["messages"][-1]["data"]["content"] == note["data"]["content"]
-        assert httpx.post(f"{base}/threads/q/state", json={"values": {"messages": [{"bad": 1}]}}).status_code == 422
-        assert any(e["action"] == "thread.state_updated" for e in httpx.get(f"{base}/audit").json())
+        assert api(base).get(f"{base}/threads/q/state").json()["values"]["messages"][-1]["data"]["content"] == note["data"]["content"]
+        assert api(base).post(f"{base}/threads/q/state", json={"values": {"messages": [{"bad": 1}]}}).status_code == 422
+        assert any(e["action"] == "thread.state_updated" for e in api(base).get(f"{base}/audit").json())
     finally:
         proc.terminate()
         proc.wait(10)

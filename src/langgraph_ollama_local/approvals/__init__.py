@@ -20,6 +20,7 @@ from langgraph_ollama_local.approvals.errors import (
 )
 from langgraph_ollama_local.approvals.gate import ReviewOutcome, review_tool_calls
 from langgraph_ollama_local.approvals.policy import (
+    AccessRules,
     ApprovalPolicy,
     Condition,
     Stage,
@@ -36,6 +37,7 @@ from langgraph_ollama_local.approvals.requests import (
 )
 
 __all__ = [
+    "AccessRules",
     "ActionView",
     "ApprovalError",
     "ApprovalPolicy",

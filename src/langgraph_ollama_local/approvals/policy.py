@@ -182,6 +182,21 @@ class ToolRule(_Strict):
         return rank, len(self.stages) if self.action == "require_approval" else 0
 
 
+class AccessRules(_Strict):
+    """Who may do what, beside the per-stage roles: read by the service's authorization.
+
+    Secure by default: a requester may not decide their own request, and only `admin`
+    reads the whole audit log. `start_roles` empty means any authenticated identity.
+    """
+
+    start_roles: tuple[str, ...] = Field(default=(), description="Roles that may start runs; empty: anyone.")
+    self_approval: bool = Field(default=False, description="May the requester decide their own request?")
+    admin_role: str = "admin"
+    state_edit_roles: tuple[str, ...] = Field(
+        default=("admin",), description="Roles that may rewrite a thread's state (update_state)."
+    )
+
+
 def _coerce_rules(value: Any) -> Any:
     """Accept the short forms `tool: allow` and `tool: {…}` besides a list of rules."""
     if isinstance(value, str):
@@ -220,6 +235,7 @@ class ApprovalPolicy(_Strict):
         default=2, ge=0, description="Rejections of one exact call before it is refused unasked."
     )
     max_calls_per_turn: int = Field(default=16, ge=1)
+    access: AccessRules = Field(default_factory=AccessRules)
 
     @field_validator("tools", mode="before")
     @classmethod

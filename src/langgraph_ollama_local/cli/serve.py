@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from langgraph_ollama_local.cli.common import load_config, make_console, user_errors
+from langgraph_ollama_local.config import LocalAgentConfig
 
 
 def serve(
@@ -31,9 +35,64 @@ def serve(
         except GraphLoadError as exc:
             make_console(stderr=True).print(f"error: {exc}", markup=False, highlight=False)
             raise typer.Exit(2) from exc
-        make_console().print(
+        console = make_console()
+        console.print(
             f"state: {config.resolved_storage_url}; graph: {graph or 'built-in approval agent'}",
             markup=False,
             highlight=False,
         )
+        existing, first_token = asyncio.run(_bootstrap_auth(config, host))
+        if not existing and not first_token and not config.auth.jwt_enabled:
+            make_console(stderr=True).print(
+                f"error: refusing to listen on {host}: no API token exists and no JWT issuer is "
+                "configured, so nobody could be told apart. Create one first (`hitl tokens create "
+                "admin --role admin --role approver`) or bind to 127.0.0.1.",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(2)
+        if first_token:
+            shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+            console.print(
+                "No API token existed, so one was made for user 'admin' (roles admin, approver).\n"
+                f"Open the web inbox: http://{shown}:{port}/login#token={first_token}\n"
+                f"API clients send: Authorization: Bearer {first_token}\n"
+                "It is shown once; more with `hitl tokens create NAME --role ROLE`.",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         uvicorn.run(create_app(config, factory), host=host, port=port, log_level="info")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def _bootstrap_auth(config: LocalAgentConfig, host: str) -> tuple[int, str | None]:
+    """(active tokens, a new first admin token or None). Only on loopback, only when none exist."""
+    from langgraph_ollama_local.store.approval_store import ApprovalStore
+    from langgraph_ollama_local.store.tokens import TokenStore
+
+    store = await ApprovalStore.open(config.resolved_storage_url)
+    try:
+        tokens = TokenStore(store.engine)
+        now = datetime.now(UTC)
+        existing = await tokens.count_active(now)
+        if existing or config.auth.jwt_enabled or not is_loopback(host):
+            return existing, None
+        _, token = await tokens.create(
+            "admin",
+            ["admin", "approver"],
+            created_by="cli:hitl-serve",
+            now=now,
+            note="first admin (loopback)",
+        )
+        return existing, token
+    finally:
+        await store.close()

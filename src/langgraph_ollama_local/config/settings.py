@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ProviderName = Literal["auto", "ollama", "embedded", "openai"]
@@ -110,6 +110,31 @@ class NotificationSettings(BaseModel):
     base_backoff_seconds: float = Field(default=1.0, gt=0)
 
 
+class AuthSettings(BaseModel):
+    """How `hitl serve` knows who is asking. API tokens are always on (`hitl tokens`);
+    a JWT issuer is optional. Nothing here can switch authentication off."""
+
+    jwt_issuer: str | None = Field(default=None, description="Expected `iss` of bearer JWTs (OIDC).")
+    jwt_audience: str | None = Field(default=None, description="Expected `aud` of bearer JWTs.")
+    jwt_jwks_url: str | None = Field(default=None, description="The issuer's JWKS URL.")
+    jwt_public_key_file: Path | None = Field(default=None, description="A PEM public key instead of JWKS.")
+    jwt_secret: SecretStr | None = Field(default=None, description="An HS256 shared secret instead.")
+    jwt_algorithms: list[str] = Field(default_factory=list)
+    jwt_user_claim: str = "sub"
+    jwt_roles_claim: str = "roles"
+    session_secret: SecretStr | None = Field(
+        default=None, description="Signs session cookies; default: a random key kept in `home`."
+    )
+    session_max_age_seconds: int = Field(default=12 * 3600, ge=60)
+    secure_cookies: bool = Field(default=False, description="Set when served over HTTPS.")
+    decision_rate: str = Field(default="60/minute", description="Decisions per identity (limits syntax).")
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+
+    @property
+    def jwt_enabled(self) -> bool:
+        return bool(self.jwt_jwks_url or self.jwt_public_key_file or self.jwt_secret)
+
+
 class LocalAgentConfig(BaseSettings):
     """Settings for agents, providers, storage and approvals.
 
@@ -133,6 +158,7 @@ class LocalAgentConfig(BaseSettings):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     home: Path = Field(default_factory=default_home)
     storage_url: str | None = Field(
         default=None,

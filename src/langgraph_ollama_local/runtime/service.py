@@ -18,12 +18,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jsonschema
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Interrupt
@@ -31,7 +31,9 @@ from langgraph.types import Command, Interrupt
 from langgraph_ollama_local.approvals.decisions import parse_decision
 from langgraph_ollama_local.approvals.errors import DecisionError
 from langgraph_ollama_local.approvals.lifecycle import DECIDED_BY_TYPE, ApprovalRequest, RequestKind
+from langgraph_ollama_local.approvals.policy import AccessRules
 from langgraph_ollama_local.approvals.requests import InterruptView, read_interrupt
+from langgraph_ollama_local.auth import Denied, Principal, can_decide
 from langgraph_ollama_local.runtime.events import EventBus
 from langgraph_ollama_local.runtime.local import timeout_decision
 from langgraph_ollama_local.runtime.metrics import Metrics
@@ -52,6 +54,14 @@ class InvalidDecisionError(ValueError):
     """The decision does not fit the request; nothing was stored."""
 
 
+class DecisionForbiddenError(PermissionError):
+    """The authenticated person may not make this decision (role, own request, same person)."""
+
+    def __init__(self, denied: Denied) -> None:
+        super().__init__(denied.reason)
+        self.denied = denied
+
+
 class ThreadNotPausedError(RuntimeError):
     """A resume was asked for a thread that waits for nothing."""
 
@@ -67,6 +77,8 @@ class Notifier:
 class Settings:
     workers: int = 2
     sweep_interval: float = 1.0
+    access: AccessRules = field(default_factory=AccessRules)
+    stream_tokens: bool = True
 
 
 def _items_for(interrupt: Interrupt, now: datetime, requested_by: str | None) -> list[NewRequest]:
@@ -213,7 +225,7 @@ class ServiceRuntime:
             try:
                 graph_input = await self._graph_input(run)
                 if graph_input is not _SKIP:
-                    await self.graph.ainvoke(graph_input, self.config(run.thread_id, run.id))
+                    await self._run_graph(run, graph_input)
                 state = await self.graph.aget_state(self.config(run.thread_id))
                 if state.interrupts or state.next:
                     status = "paused"
@@ -228,6 +240,18 @@ class ServiceRuntime:
             done = self._run_done.pop(run_id, None)
             if done:
                 done.set()
+
+    async def _run_graph(self, run: Run, graph_input: Any) -> None:
+        """Run to the next pause or the end, publishing reply tokens as they stream."""
+        config = self.config(run.thread_id, run.id)
+        if not self.settings.stream_tokens:
+            await self.graph.ainvoke(graph_input, config)
+            return
+        async for chunk, _meta in self.graph.astream(graph_input, config, stream_mode="messages"):
+            if isinstance(chunk, AIMessageChunk) and isinstance(chunk.content, str) and chunk.content:
+                self.events.publish(
+                    "message.delta", thread_id=run.thread_id, run_id=run.id, content=chunk.content
+                )
 
     async def _graph_input(self, run: Run) -> Any:
         """The input for this run; after a crash, continue from the checkpoint instead."""
@@ -250,7 +274,7 @@ class ServiceRuntime:
         now = self.clock()
         items: list[NewRequest] = []
         for interrupt in interrupts:
-            items.extend(_items_for(interrupt, now, run.created_by))
+            items.extend(_items_for(interrupt, now, _requester_of(run)))
         if not interrupts and next_nodes:
             marker = f"breakpoint:{run.id}"
             items.append(
@@ -303,11 +327,30 @@ class ServiceRuntime:
         return out
 
     async def decide(
-        self, request_id: str, answer: Any, *, actor: str, status_override: str | None = None
+        self,
+        request_id: str,
+        answer: Any,
+        *,
+        actor: str | None = None,
+        principal: Principal | None = None,
+        status_override: str | None = None,
     ) -> ApprovalRequest:
+        """Store a decision and resume when the interrupt is complete.
+
+        People decide as a `principal` (authorization from the policy is checked here, so
+        no adapter can forget it); only the service itself passes a bare system `actor`.
+        """
+        if principal is not None:
+            actor = principal.user
+        if actor is None or (principal is None and not actor.startswith(SYSTEM)):
+            raise ValueError("decide() needs the authenticated principal (or a system actor)")
         request = await self.store.get(request_id)
         if not request.is_pending:
             raise AlreadyDecidedError(request)
+        if principal is not None:
+            denied = can_decide(principal, request, self.settings.access)
+            if denied is not None:
+                raise DecisionForbiddenError(denied)
         decision = self.check_decision(request, answer, actor)
         status = status_override or DECIDED_BY_TYPE.get(decision["type"], "rejected")
         if decision["type"] == "cancel":
@@ -337,6 +380,8 @@ class ServiceRuntime:
         resume = self._resume_value(siblings)
         if resume is None:
             return
+        if decided.requested_by:
+            resume["requester"] = decided.requested_by
         await self._enqueue(decided.thread_id, resume, actor)
 
     @staticmethod
@@ -399,6 +444,8 @@ class ServiceRuntime:
                 items = await self.store.pending_for_interrupt(interrupt.id)
                 if items and not any(i.is_pending for i in items):
                     resume = self._resume_value(items)
+                    if resume is not None and items[0].requested_by:
+                        resume["requester"] = items[0].requested_by
                     if resume is not None and not await self._resume_already_queued(run.thread_id):
                         await self._enqueue(run.thread_id, resume, SYSTEM)
 
@@ -420,6 +467,14 @@ class ServiceRuntime:
 
 
 _SKIP = object()
+
+
+def _requester_of(run: Run) -> str | None:
+    """Who the paused turn works for: a resume run carries the original requester, so
+    stage 2 of a call is not 'requested by' the person who approved stage 1."""
+    spec = run.input if isinstance(run.input, Mapping) else {}
+    requester = spec.get("requester")
+    return str(requester) if requester else run.created_by
 
 
 def _view_of(request: ApprovalRequest) -> InterruptView:

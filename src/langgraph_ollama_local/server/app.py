@@ -1,7 +1,9 @@
 """The FastAPI application. Routes are thin: the runtime and the store do the work.
 
-The acting identity is `local` until authentication lands (see the open security issue);
-it is never read from a request body.
+Every route but `/healthz` (and the login page) needs an authenticated `Principal`
+(`server/security.py`); what it may do comes from the policy's access rules and stage
+roles (`auth/authorization.py`). The actor recorded for anything a request does is the
+principal's user, never a name taken from a request body.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
@@ -18,15 +20,28 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from langchain_core.messages import AIMessage, messages_to_dict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette.sse import EventSourceResponse
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import HTTPConnection
 
+from langgraph_ollama_local.approvals.policy import AccessRules
+from langgraph_ollama_local.auth import (
+    Principal,
+    can_edit_state,
+    can_read_full_audit,
+    can_start_runs,
+)
 from langgraph_ollama_local.config import LocalAgentConfig
 from langgraph_ollama_local.runtime.notify import NotificationDispatcher
 from langgraph_ollama_local.runtime.service import (
+    DecisionForbiddenError,
     InvalidDecisionError,
     ServiceRuntime,
     Settings,
     public_request,
 )
+from langgraph_ollama_local.server.auth_routes import auth_router
+from langgraph_ollama_local.server.body_limit import BodySizeLimit
+from langgraph_ollama_local.server.deps import User
 from langgraph_ollama_local.server.graphs import GraphFactory, builtin_agent
 from langgraph_ollama_local.server.schemas import (
     ApproveRequest,
@@ -36,6 +51,13 @@ from langgraph_ollama_local.server.schemas import (
     RunCreate,
     StateUpdate,
 )
+from langgraph_ollama_local.server.security import (
+    ANONYMOUS,
+    SESSION_COOKIE,
+    AuthError,
+    Security,
+    session_secret,
+)
 from langgraph_ollama_local.store import open_async_checkpointer
 from langgraph_ollama_local.store.approval_store import (
     AlreadyDecidedError,
@@ -43,9 +65,17 @@ from langgraph_ollama_local.store.approval_store import (
     InboxQuery,
     NotFoundError,
 )
+from langgraph_ollama_local.store.tokens import TokenStore
 
-ACTOR = "local"
 WAIT_SECONDS = 300.0
+MONITOR_ROLE = "monitor"
+
+
+def access_rules_for(config: LocalAgentConfig) -> AccessRules:
+    """The access section of the configured policy (the personal policy when none is set)."""
+    from langgraph_ollama_local.agent.defaults import default_policy
+
+    return default_policy(config).access
 
 
 def create_app(
@@ -54,19 +84,23 @@ def create_app(
     *,
     db_url: str | None = None,
     settings: Settings | None = None,
+    access: AccessRules | None = None,
 ) -> FastAPI:
     config = config or LocalAgentConfig()
     url = db_url or config.resolved_storage_url
     factory = graph_factory or builtin_agent(config)
+    rules = access or access_rules_for(config)
+    base_settings = settings or Settings()
+    runtime_settings = replace(base_settings, access=rules)
+    security = Security(config.auth)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_async_checkpointer(url) as saver:
             store = await ApprovalStore.open(url)
+            security.tokens = TokenStore(store.engine)
             dispatcher = NotificationDispatcher(store, config)
-            runtime = ServiceRuntime(
-                factory(saver), store, notifier=dispatcher, settings=settings or Settings()
-            )
+            runtime = ServiceRuntime(factory(saver), store, notifier=dispatcher, settings=runtime_settings)
             await runtime.start()
             await dispatcher.start()
             app.state.runtime = runtime
@@ -78,10 +112,51 @@ def create_app(
                 await store.close()
 
     app = FastAPI(title="langgraph-ollama-local", version="0.1.0", lifespan=lifespan)
+    app.state.security = security
+    app.state.access = rules
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(config.auth, config.home),
+        session_cookie=SESSION_COOKIE,
+        max_age=config.auth.session_max_age_seconds,
+        same_site="strict",
+        https_only=config.auth.secure_cookies,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=config.auth.max_body_bytes)
 
-    def rt(request: Request) -> ServiceRuntime:
+    def rt(request: HTTPConnection) -> ServiceRuntime:
         runtime: ServiceRuntime = request.app.state.runtime
         return runtime
+
+    def allow(denied: Any, principal: Principal) -> None:
+        if denied is not None:
+            raise AuthError.forbidden(denied, principal)
+
+    @app.exception_handler(AuthError)
+    async def auth_error(request: Request, exc: AuthError) -> JSONResponse:
+        await record_denial(request, exc)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+
+    async def record_denial(conn: HTTPConnection, exc: AuthError) -> None:
+        method = conn.scope.get("method", "WS")
+        await rt(conn).store.audit(
+            actor=exc.principal.user if exc.principal else ANONYMOUS,
+            action="auth.denied",
+            subject_type="route",
+            subject_id=f"{method} {conn.url.path}"[:200],
+            data={
+                "status": exc.status,
+                "rule": exc.rule,
+                "reason": exc.detail[:500],
+                "credential": exc.credential,
+                "client": conn.client.host if conn.client else None,
+            },
+        )
+
+    @app.exception_handler(DecisionForbiddenError)
+    async def decision_forbidden(request: Request, exc: DecisionForbiddenError) -> JSONResponse:
+        principal = await security.authenticate(request)
+        return await auth_error(request, AuthError.forbidden(exc.denied, principal))
 
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
@@ -102,7 +177,9 @@ def create_app(
         return {"status": "ok"}
 
     @app.get("/metrics")
-    async def metrics(request: Request) -> PlainTextResponse:
+    async def metrics(request: Request, user: User) -> PlainTextResponse:
+        if not (user.has_role(rules.admin_role) or user.has_role(MONITOR_ROLE)):
+            raise AuthError(403, f"metrics need the {rules.admin_role!r} or 'monitor' role", "metrics", user)
         data = generate_latest(rt(request).metrics.registry)
         return PlainTextResponse(data.decode(), media_type=CONTENT_TYPE_LATEST)
 
@@ -116,14 +193,16 @@ def create_app(
         )
 
     @app.post("/chat")
-    async def chat(body: ChatRequest, request: Request) -> ChatResponse:
+    async def chat(body: ChatRequest, request: Request, user: User) -> ChatResponse:
+        allow(can_start_runs(user, rules), user)
         runtime = rt(request)
-        run = await runtime.submit_message(body.thread_id, body.message, actor=ACTOR)
+        run = await runtime.submit_message(body.thread_id, body.message, actor=user.user)
         await runtime.wait_run(run.id, WAIT_SECONDS)
         return await thread_summary(runtime, body.thread_id)
 
     @app.post("/approve")
-    async def approve(body: ApproveRequest, request: Request) -> ChatResponse:
+    async def approve(body: ApproveRequest, request: Request, user: User) -> ChatResponse:
+        security.check_decision_rate(user)
         runtime = rt(request)
         if not await runtime.store.thread_exists(body.thread_id):
             raise HTTPException(404, f"thread {body.thread_id!r} does not exist")
@@ -133,26 +212,51 @@ def create_app(
         answer: dict[str, Any] = {"type": "approve"} if body.approved else {"type": "reject"}
         if not body.approved:
             answer["message"] = body.reason or "cancelled by user"
-        await decide_and_wait(runtime, page[0].id, answer)
+        await decide_and_wait(runtime, page[0].id, answer, user)
         return await thread_summary(runtime, body.thread_id)
 
-    async def decide_and_wait(runtime: ServiceRuntime, request_id: str, answer: Any) -> None:
-        decided = await runtime.decide(request_id, answer, actor=ACTOR)
+    async def decide_and_wait(runtime: ServiceRuntime, request_id: str, answer: Any, user: Principal) -> None:
+        decided = await runtime.decide(request_id, answer, principal=user)
         for run in reversed(await runtime.store.thread_runs(decided.thread_id)):
             if run.status in ("queued", "running"):
                 await runtime.wait_run(run.id, WAIT_SECONDS)
                 break
 
+    async def websocket_principal(websocket: WebSocket) -> Principal | None:
+        """Authenticate a WebSocket handshake; a cookie session must come from our own origin."""
+        try:
+            principal = await security.authenticate(websocket)
+            origin = websocket.headers.get("origin")
+            if (
+                principal.via == "session"
+                and origin
+                and origin.split("://", 1)[-1] != websocket.headers.get("host")
+            ):
+                raise AuthError(403, f"cross-origin WebSocket from {origin} refused", "origin", principal)
+        except AuthError as exc:
+            await record_denial(websocket, exc)
+            await websocket.close(code=4401 if exc.status == 401 else 4403, reason=exc.detail[:120])
+            return None
+        return principal
+
     @app.websocket("/ws/{thread_id}")
     async def websocket_chat(websocket: WebSocket, thread_id: str) -> None:
         runtime: ServiceRuntime = websocket.app.state.runtime
+        user = await websocket_principal(websocket)
+        if user is None:
+            return
         await websocket.accept()
         try:
             while True:
                 data = await websocket.receive_json()
                 kind = data.get("type") if isinstance(data, dict) else None
                 if kind == "message" and isinstance(data.get("content"), str):
-                    run = await runtime.submit_message(thread_id, data["content"], actor=ACTOR)
+                    denied = can_start_runs(user, rules)
+                    if denied is not None:
+                        await record_denial(websocket, AuthError.forbidden(denied, user))
+                        await websocket.send_json({"type": "error", "content": denied.reason})
+                        continue
+                    run = await runtime.submit_message(thread_id, data["content"], actor=user.user)
                     await runtime.wait_run(run.id, WAIT_SECONDS)
                     summary = await thread_summary(runtime, thread_id)
                     await websocket.send_json(
@@ -173,7 +277,20 @@ def create_app(
                         if data["approved"]
                         else {"type": "reject", "message": "cancelled"}
                     )
-                    await decide_and_wait(runtime, page[0].id, answer)
+                    try:
+                        security.check_decision_rate(user)
+                        await decide_and_wait(runtime, page[0].id, answer, user)
+                    except DecisionForbiddenError as exc:
+                        await record_denial(websocket, AuthError.forbidden(exc.denied, user))
+                        await websocket.send_json({"type": "error", "content": exc.denied.reason})
+                        continue
+                    except AuthError as exc:
+                        await record_denial(websocket, exc)
+                        await websocket.send_json({"type": "error", "content": exc.detail})
+                        continue
+                    except (InvalidDecisionError, AlreadyDecidedError) as exc:
+                        await websocket.send_json({"type": "error", "content": str(exc)})
+                        continue
                     summary = await thread_summary(runtime, thread_id)
                     if data["approved"]:
                         await websocket.send_json(
@@ -200,13 +317,13 @@ def create_app(
 
     @app.get("/threads")
     async def list_threads(
-        request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)
+        request: Request, _user: User, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)
     ) -> Any:
         rows = await rt(request).store.list_threads(limit, offset)
         return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
 
     @app.get("/threads/{thread_id}/state")
-    async def thread_state(thread_id: str, request: Request) -> Any:
+    async def thread_state(thread_id: str, request: Request, _user: User) -> Any:
         runtime = rt(request)
         if not await runtime.store.thread_exists(thread_id):
             raise HTTPException(404, f"thread {thread_id!r} does not exist")
@@ -221,7 +338,8 @@ def create_app(
         }
 
     @app.post("/threads/{thread_id}/state")
-    async def update_thread_state(thread_id: str, body: StateUpdate, request: Request) -> Any:
+    async def update_thread_state(thread_id: str, body: StateUpdate, request: Request, user: User) -> Any:
+        allow(can_edit_state(user, rules), user)
         runtime = rt(request)
         if not await runtime.store.thread_exists(thread_id):
             raise HTTPException(404, f"thread {thread_id!r} does not exist")
@@ -238,7 +356,7 @@ def create_app(
         except Exception as exc:
             raise HTTPException(422, f"state update refused: {exc}") from exc
         await runtime.store.audit(
-            actor=ACTOR,
+            actor=user.user,
             action="thread.state_updated",
             subject_type="thread",
             subject_id=thread_id,
@@ -248,16 +366,19 @@ def create_app(
         return {"ok": True}
 
     @app.post("/threads/{thread_id}/runs", status_code=202)
-    async def create_run(thread_id: str, body: RunCreate, request: Request) -> Any:
-        run = await rt(request).submit_message(thread_id, body.message, actor=ACTOR)
+    async def create_run(thread_id: str, body: RunCreate, request: Request, user: User) -> Any:
+        allow(can_start_runs(user, rules), user)
+        run = await rt(request).submit_message(thread_id, body.message, actor=user.user)
         return run_json(run)
 
     @app.get("/runs/{run_id}")
-    async def get_run(run_id: str, request: Request) -> Any:
+    async def get_run(run_id: str, request: Request, _user: User) -> Any:
         return run_json(await rt(request).store.get_run(run_id))
 
     @app.get("/runs/{run_id}/wait")
-    async def wait_run(run_id: str, request: Request, seconds: float = Query(60, gt=0, le=600)) -> Any:
+    async def wait_run(
+        run_id: str, request: Request, _user: User, seconds: float = Query(60, gt=0, le=600)
+    ) -> Any:
         return run_json(await rt(request).wait_run(run_id, seconds))
 
     def run_json(run: Any) -> dict[str, Any]:
@@ -272,6 +393,7 @@ def create_app(
     @app.get("/approvals")
     async def list_approvals(
         request: Request,
+        _user: User,
         status: str | None = Query("pending"),
         tool: str | None = None,
         thread_id: str | None = None,
@@ -291,12 +413,13 @@ def create_app(
         return {"items": [public_request(r) for r in page], "total": total, "limit": limit, "offset": offset}
 
     @app.get("/approvals/{request_id}")
-    async def get_approval(request_id: str, request: Request) -> Any:
+    async def get_approval(request_id: str, request: Request, _user: User) -> Any:
         item = await rt(request).store.get(request_id)
         return {**public_request(item), "payload": item.payload, "response_schema": item.response_schema}
 
     @app.post("/approvals/{request_id}/decision")
-    async def decide(request_id: str, body: DecisionBody, request: Request) -> Any:
+    async def decide(request_id: str, body: DecisionBody, request: Request, user: User) -> Any:
+        security.check_decision_rate(user)
         runtime = rt(request)
         answer: Any
         if body.type == "answer":
@@ -310,13 +433,13 @@ def create_app(
             text = body.reason if body.type == "reject" else body.message
             if text is not None:
                 answer["message"] = text
-        decided = await runtime.decide(request_id, answer, actor=ACTOR)
+        decided = await runtime.decide(request_id, answer, principal=user)
         return public_request(decided)
 
     # -- live events and audit -----------------------------------------------------------
 
     @app.get("/events")
-    async def events(request: Request) -> EventSourceResponse:
+    async def events(request: Request, _user: User) -> EventSourceResponse:
         runtime = rt(request)
 
         async def stream() -> AsyncIterator[dict[str, str]]:
@@ -331,6 +454,8 @@ def create_app(
     @app.websocket("/events/ws")
     async def events_ws(websocket: WebSocket) -> None:
         runtime: ServiceRuntime = websocket.app.state.runtime
+        if await websocket_principal(websocket) is None:
+            return
         await websocket.accept()
         async with runtime.events.subscribe() as queue:
             try:
@@ -343,17 +468,22 @@ def create_app(
     @app.get("/audit")
     async def audit(
         request: Request,
+        user: User,
         thread_id: str | None = None,
         after_seq: int = Query(0, ge=0),
         limit: int = Query(100, ge=1, le=1000),
     ) -> Any:
+        if not thread_id:
+            allow(can_read_full_audit(user, rules), user)
         entries = await rt(request).store.audit_entries(thread_id=thread_id, after_seq=after_seq, limit=limit)
         return [{**asdict(e), "at": e.at.isoformat()} for e in entries]
 
     @app.get("/audit/verify")
-    async def audit_verify(request: Request) -> Any:
+    async def audit_verify(request: Request, user: User) -> Any:
+        allow(can_read_full_audit(user, rules), user)
         return asdict(await rt(request).store.verify_audit())
 
+    app.include_router(auth_router(security))
     return app
 
 

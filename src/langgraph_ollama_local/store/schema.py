@@ -128,3 +128,21 @@ notifications = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_hitl_notifications_due", "status", "next_attempt_at"),
 )
+
+# API tokens: only the SHA-256 of each token is kept; the id is the token's public part.
+api_tokens = Table(
+    "hitl_api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user", String(200), nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("note", String(500)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_by", String(200)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Index("ix_hitl_api_tokens_user", "user"),
+)

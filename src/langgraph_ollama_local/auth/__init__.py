@@ -1,0 +1,30 @@
+"""Who is asking, and may they: identities, API tokens, JWT verification, authorization.
+
+Pure policy code: it knows the approval core (roles, stages, access rules) but nothing of
+HTTP or SQL. The server turns a request into a `Principal`; the store keeps token hashes.
+"""
+
+from langgraph_ollama_local.auth.authorization import (
+    Denied,
+    can_decide,
+    can_edit_state,
+    can_read_full_audit,
+    can_start_runs,
+)
+from langgraph_ollama_local.auth.identity import SYSTEM_PREFIX, Principal, check_user_name
+from langgraph_ollama_local.auth.tokens import TOKEN_PREFIX, hash_token, new_token, token_id_of
+
+__all__ = [
+    "SYSTEM_PREFIX",
+    "TOKEN_PREFIX",
+    "Denied",
+    "Principal",
+    "can_decide",
+    "can_edit_state",
+    "can_read_full_audit",
+    "can_start_runs",
+    "check_user_name",
+    "hash_token",
+    "new_token",
+    "token_id_of",
+]

@@ -1,0 +1,64 @@
+"""`/auth/*`: exchange an API token for a web session, ask who you are, log out.
+
+The page never keeps the token: it is posted once, checked, and replaced by an HttpOnly,
+SameSite=Strict session cookie plus a CSRF token the page sends back on every change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from langgraph_ollama_local.auth import Principal
+from langgraph_ollama_local.server.deps import User
+from langgraph_ollama_local.server.security import AuthError, Security
+
+
+class SessionLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=500, description="An API token from `hitl tokens create`.")
+
+
+class Me(BaseModel):
+    user: str
+    roles: list[str]
+    via: str
+    csrf_token: str | None = Field(description="Send as X-CSRF-Token with every change (cookie sessions).")
+
+
+def auth_router(security: Security) -> APIRouter:
+    router = APIRouter(prefix="/auth", tags=["auth"])
+
+    def me(request: Request, principal: Principal) -> Me:
+        csrf = request.session.get("csrf") if principal.via == "session" else None
+        return Me(user=principal.user, roles=sorted(principal.roles), via=principal.via, csrf_token=csrf)
+
+    @router.post("/session")
+    async def login(body: SessionLogin, request: Request) -> Me:
+        """Start a browser session from an API token (JWTs are for API clients)."""
+        assert security.tokens is not None
+        record = await security.tokens.authenticate(body.token.strip(), security.clock())
+        if record is None:
+            raise AuthError(
+                401, "that token is unknown, revoked or expired: check it or ask an admin for a new one"
+            )
+        principal = record.principal()
+        security.start_session(request, principal)
+        session_principal = Principal(
+            principal.user, principal.roles, via="session", token_id=principal.token_id
+        )
+        return me(request, session_principal)
+
+    @router.get("/me")
+    async def whoami(request: Request, user: User) -> Me:
+        return me(request, user)
+
+    @router.post("/logout")
+    async def logout(request: Request, user: User) -> dict[str, Any]:
+        request.session.clear()
+        return {"ok": True, "user": user.user}
+
+    return router
