@@ -1,0 +1,97 @@
+"""Authorization from the policy: stage roles, no self-approval, distinct people per stage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from langgraph_ollama_local.approvals import AccessRules, ApprovalPolicy
+from langgraph_ollama_local.approvals.lifecycle import ApprovalRequest
+from langgraph_ollama_local.auth import (
+    Principal,
+    can_decide,
+    can_edit_state,
+    can_read_full_audit,
+    can_start_runs,
+)
+from langgraph_ollama_local.auth.identity import check_user_name
+
+STRICT = AccessRules()
+
+
+def request(**over) -> ApprovalRequest:
+    base = dict(
+        id="r", thread_id="t", interrupt_id="i", kind="tool_approval", status="pending",
+        created_at=datetime.now(UTC), tool="send_email", required_role="approver", stage="manager",
+        requested_by="alice", payload={"hitl": {"prior_decisions": []}},
+    )
+    return ApprovalRequest(**{**base, **over})
+
+
+def who(user: str, *roles: str) -> Principal:
+    return Principal(user, frozenset(roles))
+
+
+def test_stage_role_is_required():
+    denied = can_decide(who("bob", "viewer"), request(), STRICT)
+    assert denied is not None and denied.rule == "stage.role" and "'approver'" in denied.reason
+    assert can_decide(who("bob", "approver"), request(), STRICT) is None
+
+
+def test_admin_is_not_an_approver_by_default():
+    denied = can_decide(who("root", "admin"), request(), STRICT)
+    assert denied is not None and denied.rule == "stage.role"
+
+
+def test_requester_cannot_approve_own_request_unless_policy_allows():
+    denied = can_decide(who("alice", "approver"), request(), STRICT)
+    assert denied is not None and denied.rule == "access.self_approval" and "own request" in denied.reason
+    assert can_decide(who("alice", "approver"), request(), AccessRules(self_approval=True)) is None
+
+
+def test_multi_stage_needs_distinct_people():
+    stage2 = request(stage="finance", stage_index=1, stage_count=2,
+                     payload={"hitl": {"prior_decisions": [{"type": "approve", "actor": "bob", "stage": "manager"}]}})
+    denied = can_decide(who("bob", "approver"), stage2, STRICT)
+    assert denied is not None and denied.rule == "stages.distinct_people"
+    assert can_decide(who("carol", "approver"), stage2, STRICT) is None
+
+
+def test_questions_go_to_the_requester_or_an_approver():
+    question = request(kind="question", required_role=None, tool=None)
+    assert can_decide(who("alice"), question, STRICT) is None
+    assert can_decide(who("bob", "approver"), question, STRICT) is None
+    assert can_decide(who("mallory"), question, STRICT) is not None
+
+
+def test_breakpoints_need_an_approver():
+    breakpoint_item = request(kind="breakpoint", required_role=None, tool=None, requested_by="alice")
+    assert can_decide(who("bob"), breakpoint_item, STRICT) is not None
+    assert can_decide(who("bob", "approver"), breakpoint_item, STRICT) is None
+
+
+def test_start_runs_audit_and_state_rules():
+    rules = AccessRules(start_roles=("requester",))
+    assert can_start_runs(who("a", "requester"), rules) is None
+    assert can_start_runs(who("b", "approver"), rules) is not None
+    assert can_start_runs(who("anyone"), STRICT) is None  # empty start_roles: any authenticated identity
+    assert can_read_full_audit(who("a", "approver"), STRICT) is not None
+    assert can_read_full_audit(who("a", "admin"), STRICT) is None
+    assert can_edit_state(who("a", "approver"), STRICT) is not None
+    assert can_edit_state(who("a", "admin"), STRICT) is None
+
+
+def test_policy_files_default_to_separation_of_duties():
+    policy = ApprovalPolicy.from_mapping({"tools": {}})
+    assert policy.access.self_approval is False
+    custom = ApprovalPolicy.from_mapping({"access": {"self_approval": True, "start_roles": ["requester"]}})
+    assert custom.access.self_approval is True and custom.access.start_roles == ("requester",)
+    with pytest.raises(Exception, match="access"):
+        ApprovalPolicy.from_mapping({"access": {"self_aproval": True}})  # typo: refused, not ignored
+
+
+@pytest.mark.parametrize("name", ["system", "system:deadline", "SYSTEM-x", "", " bob", "a b", "x" * 201, "<script>"])
+def test_reserved_or_odd_user_names_are_refused(name):
+    with pytest.raises(ValueError, match="user name"):
+        check_user_name(name)

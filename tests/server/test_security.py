@@ -1,0 +1,210 @@
+"""Identity, roles and separation of duties on a real `hitl serve`, and the refusals around them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+
+import httpx
+import pytest
+import websockets
+
+from tests.conftest import free_port
+from tests.server.support import HITL, hitl, launch, wait_until
+
+USERS = {
+    "alice": ("requester",),
+    "bob": ("approver", "finance"),
+    "carol": ("finance",),
+    "root": ("admin",),
+    "viewer": (),
+}
+
+
+@pytest.fixture
+def svc(tmp_path):
+    service = launch(tmp_path, users=USERS,
+                     env={"HITL_AUTH__DECISION_RATE": "20/minute", "HITL_AUTH__MAX_BODY_BYTES": "4096"})
+    yield service
+    service.stop()
+
+
+def start_email(svc, thread: str = "t1", to: str = "x@example.com") -> dict:
+    alice = svc.client("alice")
+    run = alice.post(f"/threads/{thread}/runs", json={"message": f"Send email to {to}"})
+    assert run.status_code == 202, run.text
+    assert alice.get(f"/runs/{run.json()['id']}/wait", params={"seconds": 30}).json()["status"] == "paused"
+    (item,) = alice.get("/approvals", params={"thread_id": thread}).json()["items"]
+    return item
+
+
+def denials(svc, user: str) -> list[dict]:
+    return [e for e in svc.audit() if e["action"] == "auth.denied" and e["actor"] == user]
+
+
+def test_two_stages_two_people_never_the_requester(svc):
+    item = start_email(svc)
+    assert item["requested_by"] == "alice" and item["stage"] == "manager"
+    decide = lambda user, item_id: svc.client(user).post(f"/approvals/{item_id}/decision", json={"type": "approve"})  # noqa: E731
+
+    own = decide("alice", item["id"])
+    assert own.status_code == 403 and "role" in own.json()["detail"]  # alice is no approver anyway
+    assert decide("carol", item["id"]).status_code == 403  # finance is not the manager stage's role
+    assert decide("root", item["id"]).status_code == 403  # admin does not imply approver
+    assert decide("viewer", item["id"]).status_code == 403
+    assert svc.outbox() == []
+
+    assert decide("bob", item["id"]).status_code == 200
+    stage2 = wait_until(lambda: svc.client("bob").get("/approvals", params={"thread_id": "t1"}).json()["items"])
+    (item2,) = stage2
+    assert item2["stage"] == "finance" and item2["requested_by"] == "alice"  # not bob, who approved stage 1
+    same_person = decide("bob", item2["id"])
+    assert same_person.status_code == 403 and "different person" in same_person.json()["detail"]
+    assert svc.outbox() == []
+    assert decide("carol", item2["id"]).status_code == 200
+    assert wait_until(svc.outbox)
+
+    trail = svc.audit()
+    decided = [(e["actor"], e["data"]["status"]) for e in trail if e["action"] == "approval.decided"]
+    assert decided == [("bob", "approved"), ("carol", "approved")]
+    assert {e["actor"] for e in trail if e["action"] == "auth.denied"} >= {"alice", "carol", "root", "viewer", "bob"}
+    assert svc.client("root").get("/audit/verify").json()["ok"] is True
+
+
+def test_requester_with_approver_role_still_cannot_approve_own_request(tmp_path):
+    svc = launch(tmp_path, users={"alice": ("requester", "approver"), "root": ("admin",)})
+    try:
+        item = start_email(svc)
+        own = svc.client("alice").post(f"/approvals/{item['id']}/decision", json={"type": "approve"})
+        assert own.status_code == 403 and "own request" in own.json()["detail"]
+        assert svc.client("alice").get(f"/approvals/{item['id']}").json()["status"] == "pending"
+        assert denials(svc, "alice")[-1]["data"]["rule"] == "access.self_approval"
+    finally:
+        svc.stop()
+
+
+def test_the_actor_is_the_token_never_the_body(svc):
+    item = start_email(svc)
+    forged = svc.client("bob").post(f"/approvals/{item['id']}/decision", json={"type": "approve", "actor": "root"})
+    assert forged.status_code == 422  # unknown body fields are refused, nothing stored
+    assert svc.client("bob").get(f"/approvals/{item['id']}").json()["status"] == "pending"
+    ok = svc.client("bob").post(f"/approvals/{item['id']}/decision", json={"type": "approve"})
+    assert ok.json()["decided_by"] == "bob"
+
+
+def test_missing_wrong_and_revoked_tokens_are_401_and_audited(svc):
+    assert svc.client().get("/approvals").status_code == 401
+    wrong = svc.client(token="hitl_000000000000_nope").get("/approvals")
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"].startswith("Bearer")
+    assert svc.client(token="Basic abc").get("/approvals").status_code == 401
+    assert svc.client("bob").get("/approvals").status_code == 200
+    listed = json.loads(hitl("tokens", "list", "--db", svc.db, "--json", home=svc.home).stdout)
+    bob_id = next(t["id"] for t in listed if t["user"] == "bob")
+    assert all("token_hash" not in t and "hitl_" not in json.dumps(t) for t in listed)
+    hitl("tokens", "revoke", bob_id, "--db", svc.db, home=svc.home)
+    revoked = svc.client("bob").get("/approvals")
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]
+    anonymous = [e for e in svc.audit() if e["action"] == "auth.denied" and e["actor"] == "anonymous"]
+    assert any(e["data"]["credential"] == f"token:{bob_id}" for e in anonymous)
+    assert all("hitl_" not in json.dumps(e) for e in anonymous)  # secrets never reach the audit log
+
+
+def test_full_audit_log_is_admin_only_and_starting_runs_needs_a_start_role(svc):
+    bob = svc.client("bob")
+    assert bob.get("/audit").status_code == 403
+    assert bob.get("/audit/verify").status_code == 403
+    assert bob.get("/audit", params={"thread_id": "t1"}).status_code == 200
+    assert svc.client("root").get("/audit").status_code == 200
+    denied = bob.post("/threads/b/runs", json={"message": "hi"})
+    assert denied.status_code == 403 and "start runs" in denied.json()["detail"]
+    assert bob.post("/chat", json={"thread_id": "b", "message": "hi"}).status_code == 403
+    assert bob.post("/threads/t1/state", json={"values": {}}).status_code == 403
+    assert bob.get("/metrics").status_code == 403 and svc.client("root").get("/metrics").status_code == 200
+
+
+def test_body_size_limit_and_decision_rate_limit(svc):
+    bob = svc.client("bob")
+    big = bob.post("/chat", json={"thread_id": "big", "message": "x" * 10_000})
+    assert big.status_code == 413 and "4096" in big.json()["detail"]
+
+    def chunks():
+        for _ in range(10):
+            yield b"x" * 1000
+
+    chunked = bob.post("/threads/big/runs", content=chunks(), headers={"content-type": "application/json"})
+    assert chunked.status_code == 413
+    statuses = [bob.post("/approvals/nope/decision", json={"type": "approve"}).status_code for _ in range(21)]
+    assert statuses[:20] == [404] * 20 and statuses[20] == 429
+    limited = bob.post("/approvals/nope/decision", json={"type": "approve"})
+    assert int(limited.headers["retry-after"]) >= 1
+    assert svc.client("carol").post("/approvals/nope/decision", json={"type": "approve"}).status_code == 404  # per identity
+
+
+def test_web_session_cookie_needs_csrf_and_dies_with_its_token(svc):
+    item = start_email(svc)
+    browser = httpx.Client(base_url=svc.base, timeout=30)
+    assert browser.post("/auth/session", json={"token": "hitl_000000000000_bad"}).status_code == 401
+    login = browser.post("/auth/session", json={"token": svc.tokens["bob"]})
+    assert login.status_code == 200 and login.json()["user"] == "bob"
+    cookie = login.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    csrf = browser.get("/auth/me").json()["csrf_token"]
+    no_csrf = browser.post(f"/approvals/{item['id']}/decision", json={"type": "approve"})
+    assert no_csrf.status_code == 403 and "CSRF" in no_csrf.json()["detail"]
+    bad_csrf = browser.post(f"/approvals/{item['id']}/decision", json={"type": "approve"}, headers={"X-CSRF-Token": "x"})
+    assert bad_csrf.status_code == 403
+    ok = browser.post(f"/approvals/{item['id']}/decision", json={"type": "approve"}, headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 200 and ok.json()["decided_by"] == "bob"
+    bob_id = next(t["id"] for t in json.loads(hitl("tokens", "list", "--db", svc.db, "--json", home=svc.home).stdout)
+                  if t["user"] == "bob")
+    hitl("tokens", "revoke", bob_id, "--db", svc.db, home=svc.home)
+    assert browser.get("/auth/me").status_code == 401
+
+
+def test_websockets_need_credentials(svc):
+    url = svc.base.replace("http", "ws") + "/ws/w1"
+
+    async def anonymous() -> int | None:
+        try:
+            async with websockets.connect(url) as ws:
+                await ws.recv()
+        except websockets.exceptions.ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else None
+        except websockets.exceptions.InvalidStatus as exc:
+            return exc.response.status_code
+        return None
+
+    assert asyncio.run(anonymous()) in (4401, 403)
+
+    async def as_alice() -> dict:
+        headers = {"Authorization": f"Bearer {svc.tokens['alice']}"}
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            await ws.send(json.dumps({"type": "message", "content": "Send email to w@example.com"}))
+            first = json.loads(await ws.recv())
+            await ws.send(json.dumps({"type": "approve", "approved": True}))  # alice approving her own: refused
+            return {"first": first, "second": json.loads(await ws.recv())}
+
+    result = asyncio.run(as_alice())
+    assert result["first"]["pending_approval"] is True
+    assert result["second"]["type"] == "error" and svc.outbox() == []
+
+
+def test_non_loopback_bind_without_any_credential_is_refused(tmp_path):
+    db = f"sqlite:///{tmp_path / 'fresh.db'}"
+    refused = subprocess.run([str(HITL), "serve", "--host", "0.0.0.0", "--port", str(free_port()), "--db", db],
+                             capture_output=True, text=True, timeout=120, env={"HITL_HOME": str(tmp_path), "PATH": ""})
+    assert refused.returncode == 2 and "refusing to listen on 0.0.0.0" in refused.stderr
+    assert "hitl tokens create" in refused.stderr
+
+
+def test_first_loopback_start_prints_a_login_link_once(tmp_path):
+    svc = launch(tmp_path, users={}, policy=None)
+    try:
+        log = next(tmp_path.glob("serve-*.log")).read_text()
+        assert "/login#token=hitl_" in log and "Authorization: Bearer hitl_" in log
+        token = log.split("Authorization: Bearer ")[1].split()[0]
+        me = httpx.get(f"{svc.base}/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
+        assert me["user"] == "admin" and me["roles"] == ["admin", "approver"]
+    finally:
+        svc.stop()
