@@ -40,10 +40,10 @@ from langgraph_ollama_local.runtime.service import (
     public_request,
 )
 from langgraph_ollama_local.server.auth_routes import auth_router
-from langgraph_ollama_local.server.body_limit import BodySizeLimit
 from langgraph_ollama_local.server.deps import User
 from langgraph_ollama_local.server.graphs import GraphFactory, builtin_agent
 from langgraph_ollama_local.server.schemas import (
+    PROBLEM_RESPONSES,
     ApproveRequest,
     ChatRequest,
     ChatResponse,
@@ -111,7 +111,13 @@ def create_app(
                 await runtime.stop()
                 await store.close()
 
-    app = FastAPI(title="langgraph-ollama-local", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="langgraph-ollama-local",
+        version="0.1.0",
+        lifespan=lifespan,
+        max_body_size=config.auth.max_body_bytes,  # 413 before a hostile body is read whole
+        responses=PROBLEM_RESPONSES,
+    )
     app.state.security = security
     app.state.access = rules
     app.add_middleware(
@@ -122,7 +128,6 @@ def create_app(
         same_site="strict",
         https_only=config.auth.secure_cookies,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=config.auth.max_body_bytes)
 
     def rt(request: HTTPConnection) -> ServiceRuntime:
         runtime: ServiceRuntime = request.app.state.runtime
@@ -176,7 +181,7 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics")
+    @app.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics(request: Request, user: User) -> PlainTextResponse:
         if not (user.has_role(rules.admin_role) or user.has_role(MONITOR_ROLE)):
             raise AuthError(403, f"metrics need the {rules.admin_role!r} or 'monitor' role", "metrics", user)
@@ -235,7 +240,11 @@ def create_app(
                 raise AuthError(403, f"cross-origin WebSocket from {origin} refused", "origin", principal)
         except AuthError as exc:
             await record_denial(websocket, exc)
-            await websocket.close(code=4401 if exc.status == 401 else 4403, reason=exc.detail[:120])
+            if "websocket.http.response" in websocket.scope.get("extensions", {}):
+                denial = JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+                await websocket.send_denial_response(denial)  # a real HTTP 401/403 on the handshake
+            else:
+                await websocket.close(code=4401 if exc.status == 401 else 4403, reason=exc.detail[:120])
             return None
         return principal
 
@@ -317,7 +326,10 @@ def create_app(
 
     @app.get("/threads")
     async def list_threads(
-        request: Request, _user: User, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)
+        request: Request,
+        _user: User,
+        limit: int = Query(50, ge=1, le=500),
+        offset: int = Query(0, ge=0, le=10**9),
     ) -> Any:
         rows = await rt(request).store.list_threads(limit, offset)
         return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
@@ -399,7 +411,7 @@ def create_app(
         thread_id: str | None = None,
         role: str | None = None,
         limit: int = Query(50, ge=1, le=500),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=10**9),
     ) -> Any:
         query = InboxQuery(
             status=None if status == "all" else status,
@@ -470,7 +482,7 @@ def create_app(
         request: Request,
         user: User,
         thread_id: str | None = None,
-        after_seq: int = Query(0, ge=0),
+        after_seq: int = Query(0, ge=0, le=2**62),
         limit: int = Query(100, ge=1, le=1000),
     ) -> Any:
         if not thread_id:

@@ -55,4 +55,21 @@ class StateUpdate(_Body):
 
 
 class Problem(BaseModel):
-    detail: str
+    """Every error: `detail` says what happened and what to do (a list for body validation)."""
+
+    detail: str | list[Any]
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": text}
+    for code, text in {
+        400: "The body is not parseable JSON",
+        401: "No valid credential: send a bearer token or log in",
+        403: "Authenticated, but the policy does not allow this",
+        404: "No such thread, run or approval",
+        409: "Already decided, or nothing to decide",
+        413: "Request body over the size limit",
+        422: "The request does not fit (body validation, or a decision the request cannot take)",
+        429: "Too many decisions from this identity; see Retry-After",
+    }.items()
+}
