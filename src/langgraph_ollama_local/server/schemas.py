@@ -68,8 +68,12 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         403: "Authenticated, but the policy does not allow this",
         404: "No such thread, run or approval",
         409: "Already decided, or nothing to decide",
-        413: "Request body over the size limit",
         422: "The request does not fit (body validation, or a decision the request cannot take)",
         429: "Too many decisions from this identity; see Retry-After",
     }.items()
+}
+# FastAPI's own body limit answers in plain text, before any route runs.
+PROBLEM_RESPONSES[413] = {
+    "description": "Request body over auth.max_body_bytes (HITL_AUTH__MAX_BODY_BYTES)",
+    "content": {"text/plain": {"schema": {"type": "string"}}},
 }
