@@ -2,13 +2,17 @@
 #   make run   — chat with the approval-gated agent (embedded defaults: SQLite, offline model;
 #                Ollama when it is reachable with the model pulled)
 #   make test  — lint, type-check and run the whole test suite
-.PHONY: run test install lint typecheck pytest doctor bench clean
+#   (make serve — the approval service and web inbox; open the login link it prints)
+.PHONY: run serve test install lint typecheck pytest doctor bench clean
 
 install:
 	@bash scripts/install.sh
 
 run: install
 	.venv/bin/hitl chat
+
+serve: install
+	.venv/bin/hitl serve
 
 doctor: install
 	.venv/bin/hitl doctor

@@ -49,6 +49,7 @@ EXPECT: dict[tuple[str, str], frozenset[str] | None] = {
     ("WS", "/ws/{thread_id}"): ANY,
     ("WS", "/events/ws"): ANY,
     ("GET", "/audit?thread_id"): ANY,  # one thread's trail: anyone signed in
+    ("PAGE", "/"): ANY,  # the web inbox: without a credential, a redirect to /login
 }
 
 
@@ -76,6 +77,9 @@ def call(svc, method: str, path: str, who: str, ctx: dict) -> int:
     token = None if who == "none" else svc.tokens[who]
     client = svc.client(token=token)
     login_token = token or "hitl_0123456789ab_" + "y" * 43
+    if method == "PAGE":
+        status = client.get(path, follow_redirects=False).status_code
+        return 401 if status == 303 else status  # 303 -> /login is the page's way of saying 401
     if method == "WS":
         return ws_status(svc, path.replace("{thread_id}", "wsm"), token)
     if path == "/events":

@@ -66,6 +66,7 @@ from langgraph_ollama_local.store.approval_store import (
     NotFoundError,
 )
 from langgraph_ollama_local.store.tokens import TokenStore
+from langgraph_ollama_local.web import mount_web
 
 WAIT_SECONDS = 300.0
 MONITOR_ROLE = "monitor"
@@ -496,6 +497,7 @@ def create_app(
         return asdict(await rt(request).store.verify_audit())
 
     app.include_router(auth_router(security))
+    mount_web(app)
     return app
 
 
