@@ -90,3 +90,36 @@ def test_jwt_needs_exactly_one_key_source(tmp_path):
         JwtVerifier(issuer=None, audience=None)
     with pytest.raises(JwtConfigError):
         JwtVerifier(issuer=None, audience=None, secret="a", jwks_url="https://idp/jwks")
+
+
+def test_jwt_keys_from_a_jwks_url(tmp_path):
+    """The OIDC way: the verifier fetches the issuer's JWKS (served here by a local HTTP server)."""
+    import json
+    import threading
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    from jwt.algorithms import RSAAlgorithm
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}))
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/jwks.json"
+        verifier = JwtVerifier(issuer="https://idp", audience="hitl", jwks_url=url)
+        token = jwt.encode(_claims(), key, algorithm="RS256", headers={"kid": "k1"})
+        assert verifier.verify(token).roles == {"approver"}
+        other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        with pytest.raises(JwtRejected):
+            verifier.verify(jwt.encode(_claims(), other, algorithm="RS256", headers={"kid": "k1"}))
+    finally:
+        server.shutdown()

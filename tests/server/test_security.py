@@ -208,3 +208,27 @@ def test_first_loopback_start_prints_a_login_link_once(tmp_path):
         assert me["user"] == "admin" and me["roles"] == ["admin", "approver"]
     finally:
         svc.stop()
+
+
+def test_a_jwt_from_the_identity_provider_decides_as_its_subject(tmp_path):
+    import time
+
+    import jwt
+
+    secret = "shared-secret-of-the-test-idp-32bytes!"
+    svc = launch(tmp_path, users={"alice": ("requester",), "root": ("admin",)}, env={
+        "HITL_AUTH__JWT_ISSUER": "https://idp.test", "HITL_AUTH__JWT_AUDIENCE": "hitl",
+        "HITL_AUTH__JWT_SECRET": secret})
+    try:
+        item = start_email(svc)
+        claims = {"sub": "dana", "roles": ["approver"], "iss": "https://idp.test", "aud": "hitl", "exp": int(time.time()) + 300}
+        dana = svc.client(token=jwt.encode(claims, secret, algorithm="HS256"))
+        assert dana.get("/auth/me").json() == {"user": "dana", "roles": ["approver"], "via": "jwt", "csrf_token": None}
+        decided = dana.post(f"/approvals/{item['id']}/decision", json={"type": "approve"})
+        assert decided.status_code == 200 and decided.json()["decided_by"] == "dana"
+        expired = svc.client(token=jwt.encode({**claims, "exp": int(time.time()) - 600}, secret, algorithm="HS256"))
+        assert expired.get("/approvals").status_code == 401
+        forged = svc.client(token=jwt.encode({**claims, "roles": ["admin"]}, "not-the-secret-but-long-enough-32b!", algorithm="HS256"))
+        assert forged.get("/audit").status_code == 401
+    finally:
+        svc.stop()
