@@ -57,9 +57,9 @@ class InvalidDecisionError(ValueError):
 class DecisionForbiddenError(PermissionError):
     """The authenticated person may not make this decision (role, own request, same person)."""
 
-    def __init__(self, denied: Denied) -> None:
+    def __init__(self, denied: Denied, principal: Principal) -> None:
         super().__init__(denied.reason)
-        self.denied = denied
+        self.denied, self.principal = denied, principal
 
 
 class ThreadNotPausedError(RuntimeError):
@@ -350,7 +350,7 @@ class ServiceRuntime:
         if principal is not None:
             denied = can_decide(principal, request, self.settings.access)
             if denied is not None:
-                raise DecisionForbiddenError(denied)
+                raise DecisionForbiddenError(denied, principal)
         decision = self.check_decision(request, answer, actor)
         status = status_override or DECIDED_BY_TYPE.get(decision["type"], "rejected")
         if decision["type"] == "cancel":

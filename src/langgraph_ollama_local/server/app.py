@@ -161,8 +161,7 @@ def create_app(
 
     @app.exception_handler(DecisionForbiddenError)
     async def decision_forbidden(request: Request, exc: DecisionForbiddenError) -> JSONResponse:
-        principal = await security.authenticate(request)
-        return await auth_error(request, AuthError.forbidden(exc.denied, principal))
+        return await auth_error(request, AuthError.forbidden(exc.denied, exc.principal))
 
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
