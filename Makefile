@@ -30,6 +30,7 @@ pytest: install
 test: lint typecheck pytest
 
 bench: install
+	.venv/bin/python bench/hitl_cycle.py
 	.venv/bin/python bench/embedded_accuracy.py
 
 clean:
