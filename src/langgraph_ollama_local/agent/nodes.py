@@ -7,12 +7,26 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    InvalidToolCall,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+)
 from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.tools import BaseTool
 
 from langgraph_ollama_local.agent.state import AgentState
-from langgraph_ollama_local.approvals.gate import HITL_METADATA_KEY, ReviewOutcome, review_tool_calls
+from langgraph_ollama_local.approvals.gate import (
+    HITL_METADATA_KEY,
+    MAX_ARGS_DEPTH,
+    ReviewOutcome,
+    args_problem,
+    review_tool_calls,
+)
 from langgraph_ollama_local.approvals.policy import ApprovalPolicy
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -65,12 +79,51 @@ def make_agent_node(
         return messages
 
     def agent(state: AgentState) -> dict[str, Any]:
-        return {"messages": [bound.invoke(prompt(state))]}
+        return {"messages": [storable_reply(bound.invoke(prompt(state)))]}
 
     async def aagent(state: AgentState) -> dict[str, Any]:
-        return {"messages": [await bound.ainvoke(prompt(state))]}
+        return {"messages": [storable_reply(await bound.ainvoke(prompt(state)))]}
 
     return RunnableLambda(agent, afunc=aagent, name="agent")
+
+
+def storable_reply(message: BaseMessage) -> BaseMessage:
+    """The model's reply, with tool calls too deeply nested to checkpoint set aside.
+
+    Such arguments would crash the checkpointer before the gate could refuse them,
+    failing the run; as `invalid_tool_calls` they stay visible and never run.
+    """
+    if not isinstance(message, AIMessage) or not message.tool_calls:
+        return message
+    keep: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = list(message.invalid_tool_calls)
+    for call in message.tool_calls:
+        if _too_deep(call.get("args")):
+            invalid.append(
+                InvalidToolCall(
+                    name=call.get("name"),
+                    args=None,
+                    id=call.get("id"),
+                    error=f"arguments nested more than {MAX_ARGS_DEPTH} levels deep; not run",
+                    type="invalid_tool_call",
+                )
+            )
+        else:
+            keep.append(call)
+    if len(keep) == len(message.tool_calls):
+        return message
+    update: dict[str, Any] = {"tool_calls": keep, "invalid_tool_calls": invalid}
+    if not keep and not message.content:  # the turn ends here: say why, not nothing
+        update["content"] = (
+            f"I could not use my tool call: its arguments were nested more than {MAX_ARGS_DEPTH} "
+            "levels deep, so nothing was run."
+        )
+    return message.model_copy(update=update)
+
+
+def _too_deep(args: Any) -> bool:
+    problem = args_problem(args)
+    return problem is not None and "nested" in problem
 
 
 class GatedToolExecutor:
@@ -114,7 +167,7 @@ class GatedToolExecutor:
     def _run(self, outcome: ReviewOutcome) -> ToolMessage:
         tool = self.tools_by_name[outcome.tool_call["name"]]
         try:
-            result = tool.invoke(dict(outcome.tool_call))
+            result = tool.invoke(_invocation(outcome))
         except Exception as exc:  # a failing tool must not kill the conversation
             return _failed(outcome, exc)
         return _tagged(_as_tool_message(result, outcome), outcome)
@@ -122,10 +175,16 @@ class GatedToolExecutor:
     async def _arun(self, outcome: ReviewOutcome) -> ToolMessage:
         tool = self.tools_by_name[outcome.tool_call["name"]]
         try:
-            result = await tool.ainvoke(dict(outcome.tool_call))
+            result = await tool.ainvoke(_invocation(outcome))
         except Exception as exc:
             return _failed(outcome, exc)
         return _tagged(_as_tool_message(result, outcome), outcome)
+
+
+def _invocation(outcome: ReviewOutcome) -> ToolCall:
+    """Exactly the reviewed call, always shaped as a ToolCall (never taken as raw input)."""
+    call = outcome.tool_call
+    return ToolCall(name=call["name"], args=dict(call["args"]), id=call["id"], type="tool_call")
 
 
 def _as_tool_message(result: Any, outcome: ReviewOutcome) -> ToolMessage:
@@ -170,8 +229,9 @@ def _turn_messages(
     message: AIMessage, outcomes: list[ReviewOutcome], results: list[ToolMessage]
 ) -> list[BaseMessage]:
     out: list[BaseMessage] = []
-    if any(o.edited for o in outcomes):
-        # Same id: add_messages replaces the stored call with the args that really ran.
+    if [o.tool_call for o in outcomes] != list(message.tool_calls):
+        # Same id: add_messages replaces the stored call with the one really reviewed (edited
+        # args, or a stand-in id), so every ToolMessage answers a call in the history.
         out.append(message.model_copy(update={"tool_calls": [o.tool_call for o in outcomes]}))
     out.extend(results)
     closing = [o.message for o in outcomes if o.ends_turn and o.message]

@@ -12,13 +12,19 @@ Fail-closed rules, each from a bug seen in peer projects:
 - an edit is re-classified by the policy: a stricter rule restarts the review under it;
 - decisions are checked (allowed type, edited args valid for the tool's schema, no
   approver deciding twice across stages) by LangGraph before they are saved;
-- an exact call rejected `max_identical_retries` times is refused without asking again.
+- an exact call rejected `max_identical_retries` times is refused without asking again;
+- a call whose arguments are not a plain JSON object (string keys, finite numbers, bounded
+  depth), or that sets an argument the tool hides from the model (an injected argument),
+  never runs;
+- after `MAX_REFUSALS_PER_TURN` calls refused without a human in one turn, the turn ends:
+  a model that keeps calling what it may not call cannot loop until the recursion limit.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage, HumanMessage, ToolCall, ToolMessage
@@ -34,7 +40,10 @@ from langgraph_ollama_local.approvals.requests import StageTicket, approval_payl
 OutcomeStatus = Literal["run", "rejected", "responded", "denied", "blocked"]
 Ask = Callable[[dict[str, Any], Any], Decision]
 MAX_REVIEWS_PER_CALL = 25
+MAX_REFUSALS_PER_TURN = 5
+MAX_ARGS_DEPTH = 32
 HITL_METADATA_KEY = "hitl"
+_AUTOMATIC_REFUSALS = ("blocked", "denied")
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,11 @@ class ReviewOutcome:
 
     @property
     def digest(self) -> str:
-        return call_digest(self.tool_call["name"], self.tool_call["args"])
+        name, args = self.tool_call.get("name"), self.tool_call.get("args")
+        if isinstance(name, str) and isinstance(args, Mapping) and args_problem(args) is None:
+            return call_digest(name, args)
+        # Malformed calls still get a fingerprint, so refusing them can never crash.
+        return call_digest(repr(name)[:200], {"unusable_args": repr(args)[:2000]})
 
     def metadata(self) -> dict[str, Any]:
         """Recorded on the ToolMessage so history shows how each call was decided."""
@@ -77,6 +90,48 @@ def args_schema_of(tool: BaseTool | None) -> type[BaseModel] | None:
     return schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
 
 
+def args_problem(args: Any, max_depth: int = MAX_ARGS_DEPTH) -> str | None:
+    """Why `args` is not a plain JSON object a tool can be called with, or None.
+
+    Iterative, so hostile nesting cannot raise `RecursionError` here.
+    """
+    if not isinstance(args, Mapping):
+        return f"Tool arguments must be an object, got {type(args).__name__}."
+    stack: list[tuple[Any, int]] = [(args, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > max_depth:
+            return f"Tool arguments are nested more than {max_depth} levels deep."
+        if isinstance(value, Mapping):
+            if not all(isinstance(key, str) for key in value):
+                return "Tool argument names must be strings."
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            return "Tool arguments must not contain NaN or infinite numbers."
+    return None
+
+
+def injected_arg_names(tool: BaseTool) -> frozenset[str]:
+    """Arguments the tool takes but hides from the model (`InjectedToolArg` and kin).
+
+    The executor does not inject them, so a value for one can only come from the model,
+    which must not choose them.
+    """
+    visible = args_schema_of(tool)
+    if visible is None:
+        return frozenset()
+    try:
+        full = tool.get_input_schema()
+    except Exception:  # a tool whose schema cannot be built: nothing known to be hidden
+        return frozenset()
+    fields = getattr(full, "model_fields", None)
+    if not isinstance(fields, Mapping):
+        return frozenset()
+    return frozenset(set(fields) - set(visible.model_fields))
+
+
 def prior_rejections(history: Sequence[BaseMessage], digest: str) -> int:
     """How often this exact call was already rejected in the conversation."""
     count = 0
@@ -96,15 +151,30 @@ def prior_rejections(history: Sequence[BaseMessage], digest: str) -> int:
     return count
 
 
+def _since_last_user_message(history: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
+    start = max((i for i, m in enumerate(history) if isinstance(m, HumanMessage)), default=-1)
+    return history[start + 1 :]
+
+
+def refusals_this_turn(history: Sequence[BaseMessage]) -> int:
+    """How many calls were refused without a human (blocked, denied) since the user spoke."""
+    count = 0
+    for message in _since_last_user_message(history):
+        if isinstance(message, ToolMessage):
+            meta = message.response_metadata.get(HITL_METADATA_KEY)
+            if isinstance(meta, Mapping) and meta.get("outcome") in _AUTOMATIC_REFUSALS:
+                count += 1
+    return count
+
+
 def already_ran_this_turn(history: Sequence[BaseMessage]) -> dict[str, str]:
     """Digest -> result of the calls that ran since the user's last message.
 
     A model that repeats a call it already made (small models do, after a success) is
     not asked about again: the action is not run twice.
     """
-    start = max((i for i, m in enumerate(history) if isinstance(m, HumanMessage)), default=-1)
     ran: dict[str, str] = {}
-    for message in history[start + 1 :]:
+    for message in _since_last_user_message(history):
         if isinstance(message, ToolMessage):
             meta = message.response_metadata.get(HITL_METADATA_KEY)
             if isinstance(meta, Mapping) and meta.get("outcome") == "run" and message.status != "error":
@@ -132,15 +202,15 @@ def review_tool_calls(
 ) -> list[ReviewOutcome]:
     """Review every call of one model turn; see the module docstring for the rules."""
     refusal = _refuse_whole_turn(calls, policy)
+    recordable = [_recordable(call, index) for index, call in enumerate(calls)]
     if refusal is not None:
-        return [ReviewOutcome(tool_call=c, status="blocked", message=refusal, ends_turn=True) for c in calls]
+        return [
+            ReviewOutcome(tool_call=c, status="blocked", message=refusal, ends_turn=True) for c in recordable
+        ]
     done = already_ran_this_turn(history)
     outcomes = []
-    for index, call in enumerate(calls):
-        if (
-            isinstance(call.get("args"), Mapping)
-            and (digest := call_digest(call["name"], call["args"])) in done
-        ):
+    for index, call in enumerate(recordable):
+        if args_problem(call["args"]) is None and (digest := call_digest(call["name"], call["args"])) in done:
             message = (
                 f"This exact {call['name']} call already ran in this turn (result: {done[digest]}); "
                 "it was not run again."
@@ -148,6 +218,38 @@ def review_tool_calls(
             outcomes.append(ReviewOutcome(tool_call=call, status="blocked", message=message, ends_turn=True))
             continue
         outcomes.append(_review_one(call, index, len(calls), policy, tools, history, ask))
+    return _stop_refusal_loops(outcomes, history)
+
+
+def _recordable(call: Mapping[str, Any], index: int) -> ToolCall:
+    """The call with a string name and a usable id, so even its refusal can be recorded.
+
+    Arguments are kept as they came (the gate refuses malformed ones), so nothing the
+    model asked for is hidden; a missing id gets a stand-in (that turn is refused anyway).
+    """
+    name, call_id = call.get("name"), call.get("id")
+    return ToolCall(
+        name=name if isinstance(name, str) else "",
+        args=call.get("args"),  # type: ignore[typeddict-item]  # checked by args_problem
+        id=call_id if isinstance(call_id, str) and call_id else f"call_missing_id_{index}",
+        type="tool_call",
+    )
+
+
+def _stop_refusal_loops(outcomes: list[ReviewOutcome], history: Sequence[BaseMessage]) -> list[ReviewOutcome]:
+    """End the turn once too many calls were refused without a human in it."""
+    refused = [i for i, o in enumerate(outcomes) if o.status in _AUTOMATIC_REFUSALS]
+    total = refusals_this_turn(history) + len(refused)
+    if not refused or total < MAX_REFUSALS_PER_TURN or any(o.ends_turn for o in outcomes):
+        return outcomes
+    last = refused[-1]
+    note = (
+        f"{total} tool calls were refused in this turn, so the turn ends here instead of "
+        "letting the model try again."
+    )
+    outcomes[last] = replace(
+        outcomes[last], ends_turn=True, message=f"{outcomes[last].message or ''} {note}".strip()
+    )
     return outcomes
 
 
@@ -158,7 +260,7 @@ def _refuse_whole_turn(calls: Sequence[ToolCall], policy: ApprovalPolicy) -> str
             f"{policy.max_calls_per_turn}. None of them was run."
         )
     ids = [c.get("id") for c in calls]
-    if any(not i for i in ids):
+    if any(not isinstance(i, str) or not i for i in ids):
         return "A tool call came without an id, so its result could not be matched. Nothing was run."
     if len(set(ids)) != len(ids):
         return "Several tool calls of this turn share one id. None of them was run."
@@ -182,8 +284,18 @@ def _review_one(
             status="blocked",
             message=f"Tool {name!r} does not exist, so it was not run. Available tools: {available}.",
         )
-    if not isinstance(call.get("args"), Mapping):
-        return ReviewOutcome(tool_call=call, status="blocked", message="Tool arguments must be an object.")
+    problem = args_problem(call["args"])
+    if problem is not None:
+        return ReviewOutcome(
+            tool_call=call, status="blocked", message=f"{problem} The {name} call was not run."
+        )
+    hidden = sorted(injected_arg_names(tools[name]) & set(call["args"]))
+    if hidden:
+        return ReviewOutcome(
+            tool_call=call,
+            status="blocked",
+            message=f"The {name} call sets {hidden}, which only the system may set; it was not run.",
+        )
     verdict = policy.classify(name, call["args"])
     if verdict.action == "allow":
         return ReviewOutcome(tool_call=call, status="run", rule=verdict.rule_id)

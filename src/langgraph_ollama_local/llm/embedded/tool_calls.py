@@ -4,7 +4,9 @@ Qwen writes `<tool_call>{"name": ..., "arguments": {...}}</tool_call>`; small mo
 emit the same JSON bare or in a ```json fence, sometimes several calls in a row. Calls
 naming tools that were not offered are kept as they are (the approval gate refuses them
 visibly) — never dropped or renamed here, because silently changing what the model asked
-for would hide it from the human. Malformed JSON never raises: it stays visible text.
+for would hide it from the human. Malformed JSON never raises: it stays visible text. That
+includes JSON nested too deeply for Python's decoder and the non-standard NaN/Infinity
+(which could slip a number past a policy's `gt` condition).
 """
 
 from __future__ import annotations
@@ -22,6 +24,21 @@ _FENCED = re.compile(r"```[ \t]*(?:json|JSON|tool_call)?[ \t]*\n?(.*?)```", re.D
 # Where a bare JSON call could start: `{"` or `[{` (skips the many other braces in code).
 _BARE_START = re.compile(r"\{\s*\"|\[\s*\{")
 _ARG_KEYS = ("arguments", "args", "parameters")
+# What a hostile text can make `json` raise besides ValueError: nesting past the recursion limit.
+_UNDECODABLE = (ValueError, RecursionError)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _decoder() -> json.JSONDecoder:
+    """Strict JSON: NaN, Infinity and -Infinity are refused like any other invalid token."""
+    return json.JSONDecoder(parse_constant=_no_constant)
+
+
+def _loads(text: str) -> Any:
+    return _decoder().decode(text)
 
 
 def new_call_id() -> str:
@@ -45,8 +62,8 @@ def _as_call(obj: Any, *, need_args: bool) -> ToolCall | None:
         args = {}
     if isinstance(args, str):
         try:
-            args = json.loads(args) if args.strip() else {}
-        except ValueError:
+            args = _loads(args) if args.strip() else {}
+        except _UNDECODABLE:
             return None
     if not isinstance(args, dict):
         return None
@@ -66,7 +83,7 @@ def _decode_all(text: str, *, lenient: bool) -> list[Any] | None:
     """One JSON value or several in a row. `lenient` tolerates what small models get wrong
     inside an explicit `<tool_call>`: stray closing braces after the value, or one or two
     missing at the end."""
-    decoder = json.JSONDecoder()
+    decoder = _decoder()
     values: list[Any] = []
     index, end = 0, len(text)
     while True:
@@ -76,7 +93,7 @@ def _decode_all(text: str, *, lenient: bool) -> list[Any] | None:
             return values or None
         try:
             value, index = decoder.raw_decode(text, index)
-        except ValueError:
+        except _UNDECODABLE:
             if not lenient:
                 return None
             rest = text[index:].strip()
@@ -84,9 +101,9 @@ def _decode_all(text: str, *, lenient: bool) -> list[Any] | None:
                 return values
             for extra in ("}", "}}"):
                 try:
-                    values.append(json.loads(rest + extra))
+                    values.append(_loads(rest + extra))
                     return values
-                except ValueError:
+                except _UNDECODABLE:
                     continue
             return None
         values.append(value)
@@ -126,7 +143,7 @@ def parse_tool_calls(text: str, tool_names: Collection[str] = ()) -> tuple[str, 
         calls = _calls_from_block(match.group(1), need_args=True, lenient=False)
         if calls:
             taken.append((match.start(), match.end(), calls))
-    decoder = json.JSONDecoder()
+    decoder = _decoder()
     position = 0
     while (start := _BARE_START.search(text, position)) is not None:
         begin = start.start()
@@ -135,6 +152,8 @@ def parse_tool_calls(text: str, tool_names: Collection[str] = ()) -> tuple[str, 
             continue
         try:
             value, stop = decoder.raw_decode(text, begin)
+        except RecursionError:  # nested past what Python decodes: the rest stays visible text
+            break
         except ValueError:
             position = begin + 1
             continue
