@@ -1,27 +1,39 @@
-"""The web inbox in Debian's Chromium (Playwright), against a real `hitl serve`."""
+"""The web inbox in Debian's Chromium (Playwright), against real `hitl serve` processes.
+
+Each test starts its own server (tests/server/support.py `launch`) with a graph from
+web_graph.py (scripted test-double models) and signs in through the login page, exactly as a
+person would: the `#token=` link, a session cookie, CSRF on every change.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.server.support import HERE, Service, launch, wait_until
+from tests.server.support import STRICT_POLICY, Service, hitl, launch, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).parent / "artifacts"
+HERE = Path(__file__).parent
+GRAPH = HERE / "web_graph.py"
+ARTIFACTS = HERE / "artifacts"
+USERS = {"rev": ("admin", "approver", "finance", "requester"), "ann": ("approver",)}
+
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install -y chromium)"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason=f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"),
 ]
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -31,27 +43,49 @@ def browser() -> Iterator[object]:
         instance.close()
 
 
+def start(tmp_path: Path, graph: str = "graph", policy: str | None = None) -> Service:
+    return launch(tmp_path, graph=f"{GRAPH}:{graph}", policy=policy, users=USERS)
+
+
 @pytest.fixture
 def svc(tmp_path) -> Iterator[Service]:
-    service = launch(tmp_path, graph="scripted_graph.py:graph", policy=None, users={"rev": ("admin", "approver")})
+    service = start(tmp_path)
     yield service
     service.stop()
 
 
-def sign_in(browser, svc: Service, width: int = 1280, height: int = 800):
+class Page:
+    """A signed-in tab, with the page errors and console errors it produced."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.console: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("console", lambda msg: self.console.append(msg.text) if msg.type == "error" else None)
+
+
+def sign_in(browser, svc: Service, user: str = "rev", width: int = 1280, height: int = 900) -> Any:
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{svc.base}/login#token={svc.tokens['rev']}")
+    tab = Page(page)
+    page.goto(f"{svc.base}/login#token={svc.tokens[user]}")
     page.wait_for_url(f"{svc.base}/")
-    page.get_by_text("live", exact=True).wait_for()
-    page.errors = errors  # type: ignore[attr-defined]
+    page.locator("#live", has_text="Live").wait_for()
+    page.tab = tab  # type: ignore[attr-defined]
+    page.evaluate("window.__loadedOnce = true")  # gone if the page ever reloads
     return page
 
 
-def ask(svc: Service, thread: str, message: str) -> None:
-    response = svc.client("rev").post(f"/threads/{thread}/runs", json={"message": message})
+def assert_clean(page) -> None:
+    assert page.evaluate("window.__loadedOnce") is True, "the page reloaded"
+    assert page.tab.errors == [], page.tab.errors
+    csp = [m for m in page.tab.console if "Content Security Policy" in m]
+    assert csp == [], f"something tried to run injected code: {csp}"
+
+
+def ask(svc: Service, thread: str, message: str, user: str = "rev") -> None:
+    response = svc.client(user).post(f"/threads/{thread}/runs", json={"message": message})
     assert response.status_code == 202, response.text
 
 
@@ -59,141 +93,463 @@ def recipients(svc: Service) -> list[str]:
     return sorted(str(message_from_bytes(p.read_bytes())["To"]) for p in svc.outbox())
 
 
-def test_login_required_and_a_new_request_appears_live_then_approve(browser, svc):
-    assert httpx.get(f"{svc.base}/", follow_redirects=False).status_code == 303  # no session: to /login
-    page = sign_in(browser, svc)
-    assert page.url == f"{svc.base}/"  # the token left the address bar
-    ask(svc, "live1", "Send email to ann@example.com")  # after the page loaded: no reload below
-    card = page.locator(".card", has_text="send_email")
-    card.wait_for()
-    assert "ann@example.com" in card.locator("pre.args").inner_text()
-    assert "stage approval (1/1), role approver" in card.inner_text()
+def status_of(svc: Service, thread: str) -> str:
+    return svc.client("rev").get("/approvals", params={"thread_id": thread, "status": "all"}).json()["items"][0]["status"]
+
+
+def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "inbox.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+# -- sign-in ---------------------------------------------------------------------------------
+
+
+def test_sign_in_by_link_and_form_and_sign_out(browser, svc):
+    assert httpx.get(f"{svc.base}/", follow_redirects=False).headers["location"] == "/login"
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{svc.base}/login")
+    page.get_by_label("API token").fill("hitl_wrong_" + "x" * 40)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("alert").filter(has_text="token").wait_for()  # the server's 401 detail, inline
+    page.get_by_label("API token").fill(svc.tokens["ann"])
+    page.get_by_label("API token").press("Enter")
+    page.wait_for_url(f"{svc.base}/")
+    page.locator("#me", has_text="ann (approver)").wait_for()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{svc.base}/login")
+    assert page.context.request.get(f"{svc.base}/auth/me").status == 401
+    # the #token= link signs in and the token leaves the address bar
+    page = sign_in(browser, svc)
+    assert page.url == f"{svc.base}/" and "token" not in page.evaluate("location.href")
+    assert_clean(page)
+
+
+# -- the inbox -------------------------------------------------------------------------------
+
+
+def test_a_new_request_appears_live_with_its_context_then_approve(browser, svc):
+    page = sign_in(browser, svc)
+    page.locator("#inbox-empty", has_text="Nothing waits").wait_for()
+    ask(svc, "live1", "Send email to ann@example.com please", user="rev")
+    card = page.locator("#inbox .card", has_text="ann@example.com")
+    card.wait_for()  # arrived over SSE, no reload (checked in assert_clean)
+    text = card.inner_text()
+    assert "send_email" in text and "asked by rev" in text
+    assert "Stage approval (1 of 1) · needs role approver" in text
+    assert '"to": "ann@example.com"' in card.locator("pre.args").inner_text()  # pretty-printed JSON
+    card.locator(".countdown", has_text="left").wait_for()  # a 1 h deadline, counting down
+    assert card.get_by_role("button", name="Edit the arguments of send_email in thread live1").is_visible()
+    card.get_by_text("Conversation that led here").click()
+    card.locator(".messages li.human", has_text="Send email to ann@example.com please").wait_for()
+    assert card.locator(".call.current").count() == 1  # the tool call this request is about
+    assert page.locator("#pending-count").inner_text() == "1"
+    shot(page, "inbox.png")
+
     card.get_by_role("button", name="Approve send_email in thread live1").click()
     card.wait_for(state="detached")
+    page.locator("#announce", has_text="Approved: send_email in thread live1").wait_for()
     assert wait_until(lambda: recipients(svc) == ["ann@example.com"])
-    page.get_by_role("button", name="History").click()
+    page.locator("#pending-count", has_text="0").wait_for()
+
+    page.get_by_role("link", name="History").click()
     done = page.locator("#history .card", has_text="ann@example.com")
     done.wait_for()
     assert "approved" in done.inner_text() and "decided by rev" in done.inner_text()
-    done.get_by_role("button", name="Open thread live1").click()
-    page.locator("#thread-messages li", has_text="Done.").wait_for()  # the agent continued
-    assert page.locator("#thread-audit li", has_text="approval.decided").count() == 1
-    page.screenshot(path=str(ARTIFACTS / "decision.png"), full_page=True)
-    assert page.errors == []
+    done.get_by_role("link", name="Open thread live1").click()
+    page.locator("#thread-messages li", has_text="Done.").wait_for()  # the agent went on
+    page.locator("#thread-audit li", has_text="approval.decided").wait_for()
+    assert page.locator("#thread-requests .card", has_text="approved").count() == 1
+    page.go_back()
+    page.locator("#view-history:not([hidden])").wait_for()
+    assert_clean(page)
 
 
-def test_edit_with_schema_form_validation_and_diff(browser, svc):
+def test_soonest_deadline_first_and_filters(browser, svc):
+    page = sign_in(browser, svc)
+    ask(svc, "money", "Please transfer the invoice")  # no deadline
+    ask(svc, "mail", "Send email to bo@example.com")  # 1 h
+    ask(svc, "wx", "What is the weather in Paris?")  # 60 s: soonest, though asked last
+    cards = page.locator("#inbox .card")
+    assert wait_until(lambda: cards.count() == 3)
+    page.wait_for_timeout(400)
+    order = [cards.nth(i).locator("h3 .tool").inner_text() for i in range(3)]
+    assert order == ["get_weather", "send_email", "transfer"]
+    assert "no deadline" in cards.nth(2).inner_text() and "needs role finance" in cards.nth(2).inner_text()
+    filters = page.locator("#filters")
+    filters.get_by_label("Tool").fill("send_email")
+    page.get_by_role("button", name="Apply filters").click()
+    assert wait_until(lambda: cards.count() == 1)
+    assert cards.first.locator("h3 .tool").inner_text() == "send_email"
+    page.get_by_role("button", name="Clear").click()
+    assert wait_until(lambda: cards.count() == 3)
+    filters.get_by_label("Required role").fill("finance")
+    filters.get_by_label("Required role").press("Enter")
+    assert wait_until(lambda: cards.count() == 1)
+    assert cards.first.locator("h3 .tool").inner_text() == "transfer"
+    page.get_by_role("button", name="Clear").click()
+    filters.get_by_label("Thread", exact=True).fill("wx")
+    filters.get_by_label("Thread", exact=True).press("Enter")
+    assert wait_until(lambda: cards.count() == 1)
+    page.get_by_role("button", name="Clear").click()
+    assert wait_until(lambda: cards.count() == 3)
+    cards.filter(has_text="Paris").get_by_role("button", name="Approve get_weather in thread wx").click()
+    assert wait_until(lambda: cards.count() == 2)
+    page.get_by_label("Status").select_option("approved")
+    assert wait_until(lambda: cards.count() == 1)
+    assert "approved" in cards.first.inner_text() and cards.first.get_by_role("button", name="Approve").count() == 0
+    assert_clean(page)
+
+
+def test_edit_form_from_the_schema_validates_and_shows_the_diff(browser, svc):
     page = sign_in(browser, svc)
     ask(svc, "edit1", "Send email to bob@example.com")
-    card = page.locator(".card", has_text="bob@example.com")
-    card.get_by_role("button", name="Edit…").click()
+    card = page.locator("#inbox .card", has_text="bob@example.com")
+    card.get_by_role("button", name="Edit the arguments").click()
     to = card.get_by_label("to (required)")
+    assert to.evaluate("e => e === document.activeElement")  # focus moves into the form
+    assert card.get_by_label("body (required)").evaluate("e => e.tagName") == "TEXTAREA"
     to.fill("")
     card.get_by_role("button", name="Approve with edits").click()
-    card.get_by_text("to is required").wait_for()  # checked before sending; nothing sent
-    assert svc.client("rev").get("/approvals", params={"thread_id": "edit1"}).json()["items"][0]["status"] == "pending"
+    card.get_by_text("Not sent: to is required").wait_for()  # checked in the page, nothing sent
+    assert to.get_attribute("aria-invalid") == "true"
+    assert status_of(svc, "edit1") == "pending"
     to.fill("carol@example.com")
+    assert to.get_attribute("aria-invalid") is None and card.get_by_text("Not sent").count() == 0  # fixed: errors go
+    card.get_by_label("subject (required)").fill("Quarterly numbers")
     diff = card.locator(".diff")
-    assert diff.locator("del").first.inner_text() == '"bob@example.com"'
-    assert diff.locator("ins").first.inner_text() == '"carol@example.com"'
+    assert diff.get_by_label("to before").inner_text() == '"bob@example.com"'
+    assert diff.get_by_label("to after").inner_text() == '"carol@example.com"'
+    assert diff.get_by_label("subject after").inner_text() == '"Quarterly numbers"'
+    assert diff.locator(".diff-row").count() == 2  # body unchanged: not in the diff
+    shot(page, "decision.png")
     card.get_by_role("button", name="Approve with edits").click()
     card.wait_for(state="detached")
     assert wait_until(lambda: recipients(svc) == ["carol@example.com"])
+    page.get_by_role("link", name="History").click()
+    done = page.locator("#history .card", has_text="carol@example.com")
+    done.wait_for()
+    assert "edited" in done.inner_text()
+    assert done.get_by_label("to before").inner_text() == '"bob@example.com"'
+    assert_clean(page)
 
 
-def test_reject_with_reason_and_respond(browser, svc):
+def test_typed_edit_form_checks_types_and_enums(browser, svc):
+    page = sign_in(browser, svc)
+    ask(svc, "pay", "Please transfer the invoice")
+    card = page.locator("#inbox .card", has_text="transfer")
+    card.get_by_role("button", name="Edit the arguments").click()
+    amount = card.get_by_label("amount (required)")
+    currency = card.get_by_label("currency (required)")
+    urgent = card.get_by_label("urgent")
+    note = card.get_by_label("note", exact=True)
+    assert currency.evaluate("e => e.tagName") == "SELECT" and urgent.get_attribute("type") == "checkbox"
+    assert amount.input_value() == "120" and note.input_value() == "Please transfer the invoice"
+    submit = card.get_by_role("button", name="Approve with edits")
+    for bad, message in [("12.5", "amount must be a whole number"), ("lots", "amount must be a number"),
+                         ("", "amount is required")]:
+        amount.fill(bad)
+        submit.click()
+        card.locator(".field-error", has_text=message).wait_for()
+    assert status_of(svc, "pay") == "pending"
+    amount.fill("99")
+    currency.select_option(label="USD")
+    urgent.check()
+    note.fill("")  # optional: left out of the args
+    assert card.get_by_label("amount after").inner_text() == "99"
+    assert card.get_by_label("currency after").inner_text() == '"USD"'
+    assert card.get_by_label("urgent after").inner_text() == "true"
+    assert "note (removed)" in card.locator(".diff").inner_text()
+    submit.click()
+    card.wait_for(state="detached")
+    item = svc.client("rev").get("/approvals", params={"thread_id": "pay", "status": "all"}).json()["items"][0]
+    assert item["status"] == "edited"
+    assert item["edited_args"] == {"amount": 99, "currency": "USD", "urgent": True}
+    assert_clean(page)
+
+
+def test_reject_with_a_reason_and_respond_with_a_message(browser, svc):
     page = sign_in(browser, svc)
     ask(svc, "rej", "Send email to dan@example.com")
-    card = page.locator(".card", has_text="dan@example.com")
-    card.get_by_role("button", name="Reject…").click()
+    card = page.locator("#inbox .card", has_text="dan@example.com")
+    card.get_by_role("button", name="Reject send_email").click()
+    card.get_by_role("button", name="Reject", exact=True).click()
+    card.get_by_text("Give a reason").wait_for()  # a reason is asked for before sending
     card.get_by_label("Reason for rejecting").fill("wrong recipient")
     card.get_by_role("button", name="Reject", exact=True).click()
     card.wait_for(state="detached")
+
     ask(svc, "resp", "Send email to eve@example.com")
-    card = page.locator(".card", has_text="eve@example.com")
-    card.get_by_role("button", name="Respond…").click()
+    card = page.locator("#inbox .card", has_text="eve@example.com")
+    card.get_by_role("button", name="Respond instead").click()
     card.get_by_label("Message to the agent instead of running the tool").fill("Ask me again tomorrow.")
     card.get_by_role("button", name="Send response").click()
     card.wait_for(state="detached")
-    page.get_by_role("button", name="History").click()
-    page.locator("#history .card", has_text="reason: wrong recipient").wait_for()
-    assert "rejected" in page.locator("#history .card", has_text="dan@example.com").inner_text()
-    assert "responded" in page.locator("#history .card", has_text="eve@example.com").inner_text()
-    time.sleep(0.5)
+
+    page.get_by_role("link", name="History").click()
+    rejected = page.locator("#history .card", has_text="dan@example.com")
+    rejected.wait_for()
+    assert "rejected" in rejected.inner_text() and "reason: wrong recipient" in rejected.inner_text()
+    responded = page.locator("#history .card", has_text="eve@example.com")
+    assert "responded" in responded.inner_text() and "Ask me again tomorrow." in responded.inner_text()
+    page.get_by_label("Outcome").select_option("rejected")
+    assert wait_until(lambda: page.locator("#history .card").count() == 1)
+    time.sleep(0.3)
     assert recipients(svc) == []
+    assert_clean(page)
 
 
-def test_model_written_markup_is_shown_as_text_not_run(browser, svc):
-    page = sign_in(browser, svc)
-    hostile = 'Send email to x@example.com <script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
-    ask(svc, "xss", hostile)
-    card = page.locator(".card", has_text="x@example.com")
+def test_server_refusals_are_shown_inline_and_the_input_is_kept(browser, tmp_path):
+    svc = start(tmp_path, policy=STRICT_POLICY)  # nobody approves their own request
+    try:
+        page = sign_in(browser, svc, user="rev")
+        ask(svc, "own", "Send email to own@example.com", user="rev")
+        card = page.locator("#inbox .card", has_text="own@example.com")
+        card.get_by_role("button", name="Reject send_email").click()
+        card.get_by_label("Reason for rejecting").fill("my carefully written reason")
+        card.get_by_role("button", name="Reject", exact=True).click()
+        alert = card.locator(".text-form [role=alert]")
+        alert.wait_for()
+        assert "own" in alert.inner_text().lower()  # the server's 403 detail
+        assert card.get_by_label("Reason for rejecting").input_value() == "my carefully written reason"
+        card.get_by_role("button", name="Respond instead").click()  # switch forms and back: still typed
+        card.get_by_role("button", name="Reject send_email").click()
+        assert card.get_by_label("Reason for rejecting").input_value() == "my carefully written reason"
+
+        # Filtering it out while typing does not lose the text either (it is still pending).
+        page.locator("#filters").get_by_label("Tool").fill("get_weather")
+        page.get_by_role("button", name="Apply filters").click()
+        page.wait_for_timeout(500)
+        assert card.get_by_label("Reason for rejecting").input_value() == "my carefully written reason"
+        assert card.get_by_text("no longer pending").count() == 0
+        page.get_by_role("button", name="Clear").click()
+
+        # Someone else decides while this person is typing: the card and the text stay, flagged.
+        svc.client("ann").post(f"/approvals/{card.get_attribute('data-id')}/decision", json={"type": "approve"})
+        card.get_by_text("no longer pending: now approved by ann").wait_for()
+        assert card.get_by_label("Reason for rejecting").input_value() == "my carefully written reason"
+        card.get_by_role("button", name="Dismiss").click()
+        card.wait_for(state="detached")
+        assert_clean(page)
+    finally:
+        svc.stop()
+
+
+def test_an_already_decided_request_says_so_when_no_live_update_came(browser, svc):
+    context = browser.new_context()
+    context.route("**/events", lambda route: route.abort())  # no live stream: the list goes stale
+    page = context.new_page()
+    page.goto(f"{svc.base}/login#token={svc.tokens['rev']}")
+    page.wait_for_url(f"{svc.base}/")
+    ask(svc, "late", "Send email to slow@example.com")
+    assert wait_until(lambda: svc.client("rev").get("/approvals", params={"thread_id": "late"}).json()["total"] == 1)
+    page.get_by_role("button", name="Apply filters").click()  # no live update: load by hand
+    card = page.locator("#inbox .card", has_text="slow@example.com")
     card.wait_for()
-    assert "<script>window.pwned=1</script>" in card.locator("pre.args").inner_text()
-    card.get_by_text("Conversation that led here").click()
-    card.locator(".messages li", has_text="onerror").first.wait_for()
-    time.sleep(0.5)
-    assert page.evaluate("window.pwned") is None
-    assert page.locator("img[src=x]").count() == 0 and page.locator("script:not([src])").count() == 0
+    svc.client("ann").post(f"/approvals/{card.get_attribute('data-id')}/decision", json={"type": "approve"})
+    card.get_by_role("button", name="Approve send_email in thread late").click()
+    card.get_by_role("alert").filter(has_text="now approved by ann").wait_for()  # the 409, inline
+    assert card.get_by_role("button", name="Approve send_email in thread late").is_disabled()
+    card.get_by_role("button", name="Dismiss").click()
+    card.wait_for(state="detached")
 
 
-def test_keyboard_only_approval_and_phone_width(browser, svc):
-    page = sign_in(browser, svc, width=375, height=740)
-    ask(svc, "kb", "Send email to kim@example.com")
-    page.locator(".card", has_text="kim@example.com").wait_for()
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"horizontal overflow of {overflow}px at 375px"
-    for _ in range(40):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.textContent") == "Approve":
-            break
-    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Approve send_email in thread kb"
-    page.keyboard.press("Enter")
-    assert wait_until(lambda: recipients(svc) == ["kim@example.com"])
-    unlabelled = page.evaluate("""[...document.querySelectorAll('input, textarea, button')].filter(e =>
-        !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim() && !e.placeholder).length""")
-    assert unlabelled == 0
-
-
-def test_start_a_conversation_and_watch_the_reply(browser, svc):
-    page = sign_in(browser, svc)
-    page.get_by_role("button", name="New conversation").click()
-    page.get_by_label("Conversation thread").fill("chat1")
-    page.get_by_label("Message to the agent").fill("hello there")
-    page.get_by_role("button", name="Send").click()
-    page.locator("#chat-reply", has_text="You said: hello there").wait_for()
-    page.get_by_label("Message to the agent").fill("Send email to zoe@example.com")
-    page.get_by_role("button", name="Send").click()
-    page.get_by_text("waiting for an approval").wait_for()
-    page.get_by_role("button", name="Inbox").click()
-    page.locator(".card", has_text="zoe@example.com").get_by_role("button", name="Approve send_email in thread chat1").click()
-    page.get_by_role("button", name="New conversation").click()
-    page.locator("#chat-reply", has_text="Done.").wait_for()
+def test_a_revoked_token_ends_the_session(browser, svc):
+    page = sign_in(browser, svc, user="ann")
+    listed = json.loads(hitl("tokens", "list", "--db", svc.db, "--json", home=svc.home).stdout)
+    hitl("tokens", "revoke", next(t["id"] for t in listed if t["user"] == "ann"), "--db", svc.db, home=svc.home)
+    page.get_by_role("link", name="History").click()  # the next request is refused: back to sign-in
+    page.wait_for_url(f"{svc.base}/login")
+    page.get_by_label("API token").wait_for()
 
 
 def test_an_expired_request_shows_as_expired(browser, tmp_path):
-    timed = tmp_path / "timed_graph.py"
-    timed.write_text((HERE / "scripted_graph.py").read_text().replace(
-        '"allowed_decisions": ["approve", "edit", "reject", "respond"]',
-        '"stages": [{"role": "approver", "timeout_seconds": 3}]'))
-    svc = launch(tmp_path, graph=str(timed) + ":graph", policy=None, users={"rev": ("admin", "approver")})
+    svc = start(tmp_path, graph="timed")  # send_email: a 2 s stage timeout
     try:
         page = sign_in(browser, svc)
         ask(svc, "slow", "Send email to late@example.com")
-        card = page.locator(".card", has_text="late@example.com")
+        card = page.locator("#inbox .card", has_text="late@example.com")
         card.locator(".countdown", has_text="left").wait_for()  # a live countdown
-        card.wait_for(state="detached", timeout=20_000)  # expired by the deadline sweeper, live
-        page.get_by_role("button", name="History").click()
+        card.wait_for(state="detached", timeout=20_000)  # the sweeper expired it; the page saw it live
+        page.get_by_role("link", name="History").click()
         expired = page.locator("#history .card", has_text="late@example.com")
         expired.wait_for()
         assert "expired" in expired.inner_text() and "decided by system:deadline" in expired.inner_text()
+        page.get_by_role("link", name="Inbox").click()
+        page.get_by_label("Status").select_option("expired")
+        page.locator("#inbox .card[data-status=expired]", has_text="late@example.com").wait_for()
         assert recipients(svc) == []
+        assert_clean(page)
+    finally:
+        svc.stop()
+
+
+def test_model_written_markup_is_shown_as_text_and_never_run(browser, svc):
+    page = sign_in(browser, svc)
+    hostile = ('Send email to x@example.com <script>window.pwned=1</script>'
+               '<img src=x onerror="window.pwned=2"><svg onload="window.pwned=3">')
+    ask(svc, "xss", hostile)
+    card = page.locator("#inbox .card", has_text="x@example.com")
+    card.wait_for()
+    args = card.locator("pre.args").inner_text()
+    assert "<script>window.pwned=1</script>" in args and '<img src=x onerror=\\"window.pwned=2\\">' in args
+    card.get_by_text("Conversation that led here").click()
+    card.locator(".messages li", has_text="<img src=x onerror=").first.wait_for()
+    card.get_by_role("button", name="Edit the arguments").click()
+    body = card.get_by_label("body (required)")
+    assert "<script>window.pwned=1</script>" in body.input_value()
+    body.fill(body.input_value() + '<img src=y onerror="window.pwned=4">')
+    assert "window.pwned=4" in card.locator(".diff").inner_text()
+    page.get_by_role("link", name="Open thread xss").first.click()
+    page.locator("#thread-messages li.human", has_text="<script>window.pwned=1</script>").wait_for()
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("img, svg, script:not([src])").count() == 0
+    assert_clean(page)
+
+
+def test_keyboard_only_edit_and_approve(browser, svc):
+    page = sign_in(browser, svc)
+    ask(svc, "kb", "Send email to kim@example.com")
+    ask(svc, "kb2", "Send email to lee@example.com")
+    page.locator("#inbox .card", has_text="lee@example.com").wait_for()
+
+    def tab_to(predicate: str, limit: int = 80) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate(f"(e => {predicate})(document.activeElement)"):
+                return
+        raise AssertionError(f"Tab never reached {predicate}")
+
+    tab_to("e.getAttribute('aria-label') === 'Edit the arguments of send_email in thread kb'")
+    style = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert style != "none", "the focused button has no visible focus style"
+    page.keyboard.press("Enter")
+    assert wait_until(lambda: page.evaluate("document.activeElement.name") == "to")  # into the form
+    page.keyboard.press("Control+A")
+    page.keyboard.type("kay@example.com")
+    tab_to("e.textContent === 'Approve with edits'")
+    page.keyboard.press("Enter")
+    assert wait_until(lambda: recipients(svc) == ["kay@example.com"])
+    # focus moved to the next card's first decision, ready for the next Enter
+    # (polled from here: the page's CSP forbids the eval behind wait_for_function)
+    assert wait_until(lambda: page.evaluate("document.activeElement.getAttribute('aria-label')")
+                      == "Approve send_email in thread kb2")
+    page.keyboard.press("Enter")
+    assert wait_until(lambda: recipients(svc) == ["kay@example.com", "lee@example.com"])
+    assert_clean(page)
+
+
+def test_phone_width_has_no_horizontal_overflow_and_every_control_is_labelled(browser, svc):
+    page = sign_in(browser, svc, width=375, height=740)
+    ask(svc, "phone", "Send email to pat@example.com about " + "averyveryverylongwordwithoutanyspaces" * 4)
+    card = page.locator("#inbox .card", has_text="pat@example.com")
+    card.wait_for()
+    card.get_by_text("Conversation that led here").click()
+    card.locator(".messages li").first.wait_for()
+    card.get_by_role("button", name="Edit the arguments").click()
+    card.get_by_label("to (required)").wait_for()
+
+    def overflow() -> int:
+        return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+    assert overflow() <= 0, f"horizontal overflow of {overflow()}px at 375px"
+    shot(page, "inbox-phone.png")
+    unlabelled = page.evaluate("""[...document.querySelectorAll('input, select, textarea, button, a[href]')]
+        .filter(e => e.offsetParent !== null || e.type === 'checkbox')
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+        .map(e => e.outerHTML)""")
+    assert unlabelled == []
+    for view in ["History", "New conversation"]:
+        page.get_by_role("link", name=view).click()
+        assert overflow() <= 0, f"{view}: horizontal overflow at 375px"
+    assert_clean(page)
+
+
+# -- conversations -------------------------------------------------------------------------
+
+
+def test_start_a_conversation_and_watch_the_reply_stream_in(browser, tmp_path):
+    svc = start(tmp_path, graph="streaming")  # replies arrive a word at a time (message.delta)
+    try:
+        page = sign_in(browser, svc)
+        page.get_by_role("link", name="New conversation").click()
+        page.evaluate("""() => { window.__replies = [];
+            new MutationObserver(() => window.__replies.push(document.getElementById('chat-reply').textContent))
+              .observe(document.getElementById('chat-reply'), { childList: true, characterData: true, subtree: true }); }""")
+        page.get_by_label("Conversation thread").fill("chat1")
+        page.get_by_label("Message to the agent").fill("hello there my agent friend")
+        page.get_by_role("button", name="Send").click()
+        page.locator("#chat-status", has_text="Done.").wait_for()
+        assert page.locator("#chat-reply").inner_text() == "You said: hello there my agent friend"
+        partial = [t for t in page.evaluate("window.__replies") if t and t != "You said: hello there my agent friend"]
+        assert len(partial) >= 3, f"the reply did not stream: {partial}"
+        assert page.get_by_label("Message to the agent").input_value() == ""
+
+        page.get_by_label("Message to the agent").fill("Send email to zoe@example.com")
+        page.get_by_role("button", name="Send").click()
+        page.locator("#chat-status", has_text="Waiting for an approval").wait_for()
+        page.get_by_role("link", name="decide in the inbox").click()
+        page.locator("#inbox .card", has_text="zoe@example.com").get_by_role(
+            "button", name="Approve send_email in thread chat1").click()
+        page.get_by_role("link", name="New conversation").click()
+        page.locator("#chat-reply", has_text="Done.").wait_for()  # the resumed run, followed live
+        page.get_by_text("Whole conversation").click()
+        page.locator("#chat-transcript li.human", has_text="Send email to zoe@example.com").wait_for()
+        assert_clean(page)
+    finally:
+        svc.stop()
+
+
+def test_the_reply_arrives_by_polling_when_no_events_do(browser, svc):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{svc.base}/login#token={svc.tokens['rev']}")
+    page.wait_for_url(f"{svc.base}/")
+    context.route("**/events", lambda route: route.abort())  # no live stream from now on
+    page.reload()
+    page.get_by_role("link", name="New conversation").click()
+    page.get_by_label("Conversation thread").fill("poll1")
+    page.get_by_label("Message to the agent").fill("hello by polling")
+    page.get_by_role("button", name="Send").click()
+    page.locator("#chat-reply", has_text="You said: hello by polling").wait_for()
+    page.locator("#chat-status", has_text="Done.").wait_for()
+    assert page.locator("#live").inner_text() == "Reconnecting…"
+
+
+def test_questions_and_breakpoints_take_their_own_answers(browser, tmp_path):
+    svc = launch(tmp_path, graph=str(HERE.parent / "server" / "question_graph.py") + ":graph", policy=None, users=USERS)
+    try:
+        page = sign_in(browser, svc)
+        ask(svc, "q1", "go")
+        card = page.locator("#inbox .card", has_text="Should I proceed?")
+        card.get_by_role("button", name="Answer Question").click()
+        card.get_by_label("Your answer").select_option(label="yes")
+        card.get_by_role("button", name="Send answer").click()
+        card.wait_for(state="detached")
+        assert wait_until(lambda: status_of(svc, "q1") == "answered")
+        assert_clean(page)
+    finally:
+        svc.stop()
+
+
+def test_a_breakpoint_continues_from_the_page(browser, tmp_path):
+    svc = start(tmp_path, graph="breakpoints")
+    try:
+        page = sign_in(browser, svc)
+        ask(svc, "bp1", "go")
+        card = page.locator("#inbox .card", has_text="Paused before")
+        card.get_by_role("button", name="Continue the run in thread bp1").click()
+        card.wait_for(state="detached")
+        page.get_by_role("link", name="History").click()
+        page.locator("#history .card", has_text="Paused before").get_by_role("link", name="Open thread bp1").click()
+        page.locator("#thread-messages li", has_text="Acted on the plan.").wait_for()
+        assert_clean(page)
     finally:
         svc.stop()
 
 
 def test_readme_screenshot_is_committed():
     """The README links docs/images/inbox.png; refresh it from tests/web/artifacts/ by hand."""
-    assert (Path(__file__).parents[2] / "docs" / "images" / "inbox.png").stat().st_size > 10_000
+    assert (HERE.parents[1] / "docs" / "images" / "inbox.png").stat().st_size > 10_000

@@ -1,0 +1,55 @@
+// The page's only way to the server: same-origin fetch with the session cookie, the CSRF token
+// on every change, and errors turned into readable messages (FastAPI's `detail`).
+
+let csrfToken = null;
+
+export function setCsrf(token) {
+  csrfToken = token || null;
+}
+
+export class ApiError extends Error {
+  constructor(status, detail, body) {
+    super(detail);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export function describe(status, body) {
+  const detail = body && body.detail;
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail.map((d) => {
+      const where = (d.loc || []).filter((part) => part !== "body").join(".");
+      return where ? `${where}: ${d.msg}` : String(d.msg);
+    }).join("; ");
+  }
+  if (status === 413) return "that is too large for the server";
+  if (status === 429) return "too many decisions at once: wait a moment and try again";
+  return `the server answered ${status}`;
+}
+
+export async function api(path, { method = "GET", body, signal } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && method !== "HEAD" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  let response;
+  try {
+    response = await fetch(path, {
+      method, headers, signal, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (exc) {
+    if (exc && exc.name === "AbortError") throw exc;
+    throw new ApiError(0, "cannot reach the server: check your connection and try again", null);
+  }
+  if (response.status === 401) {
+    location.replace("/login");
+    throw new ApiError(401, "your session ended: sign in again", null);
+  }
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text.slice(0, 300) }; }
+  if (!response.ok) throw new ApiError(response.status, describe(response.status, data), data);
+  return data;
+}
