@@ -1,0 +1,52 @@
+"""`hitl` with every SQL statement counted (SQLAlchemy engine event, nothing in src/ changed);
+the counts by statement kind are written to $HITL_BENCH_SQL_COUNTS at exit. For profiling."""
+
+import atexit
+import json
+import os
+import sys
+import time
+from collections import Counter
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from langgraph_ollama_local.cli.app import main
+
+COUNTS: Counter[str] = Counter()
+SECONDS: Counter[str] = Counter()
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    words = statement.split()
+    head = " ".join(words[:3]) if words else ""
+    for table in ("hitl_approval_requests", "hitl_audit_log", "hitl_audit_head", "hitl_runs", "hitl_threads", "hitl_api_tokens", "hitl_notifications"):
+        if table in statement:
+            head = f"{words[0]} {table}"
+            break
+    COUNTS[head] += 1
+    conn.info.setdefault("bench_started", []).append((head, time.perf_counter()))
+
+
+@event.listens_for(Engine, "after_cursor_execute")
+def _timed(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    head, started = conn.info["bench_started"].pop()
+    SECONDS[head] += time.perf_counter() - started
+
+
+@event.listens_for(Engine, "commit")
+def _commit(conn):  # type: ignore[no-untyped-def]
+    COUNTS["COMMIT"] += 1
+
+
+@atexit.register
+def _dump() -> None:
+    path = os.environ.get("HITL_BENCH_SQL_COUNTS")
+    if path:
+        with open(path, "w") as f:
+            json.dump({"counts": dict(COUNTS.most_common()), "seconds": dict(SECONDS)}, f, indent=1)
+
+
+sys.argv[0] = "hitl"
+main()
