@@ -30,8 +30,7 @@ pytest: install
 test: lint typecheck pytest
 
 bench: install
-	.venv/bin/python bench/hitl_cycle.py
-	.venv/bin/python bench/embedded_accuracy.py
+	.venv/bin/python bench/run_all.py
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

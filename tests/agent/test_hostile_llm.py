@@ -624,7 +624,7 @@ async def test_service_hostile_output_ends_clearly_and_runs_only_what_was_approv
             await runtime.decide(
                 item.id, {"type": "approve"}, principal=Principal("bob", frozenset({"approver"}))
             )
-            await runtime._queue.join()
+            await runtime.idle()
             assert rec.emails == [{k: shown[k] for k in ("to", "subject", "body")}] and rec.ran() == 1
         finally:
             await runtime.stop()

@@ -42,7 +42,7 @@ async def test_hostile_output_through_the_service(case, store_url, tmp_path):
                 assert done.status == "paused" and total == 1 and items[0].args == {**EMAIL, "approved": True}
                 assert spy.emails == []
                 await runtime.decide(items[0].id, {"type": "approve"}, principal=Principal("bob", frozenset({"approver"})))
-                await runtime._queue.join()
+                await runtime.idle()
                 assert [e["to"] for e in spy.emails] == ["bob@example.com"]
             else:
                 assert done.status == "succeeded" and total == 0 and spy.emails == []

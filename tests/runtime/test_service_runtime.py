@@ -68,7 +68,7 @@ async def test_message_pauses_then_approval_resumes(store_url, tmp_path):
             assert decided.status == "approved" and decided.decided_by == "bob"
             with pytest.raises(AlreadyDecidedError):
                 await runtime.decide(request.id, {"type": "reject"}, principal=approver("carol"))
-            await runtime._queue.join()
+            await runtime.idle()
             assert [e["to"] for e in spy.emails] == ["alice@example.com"]
             assert (await runtime.last_reply("t1")).startswith("Done. Email sent")
             assert (await runtime.store.verify_audit()).ok
@@ -90,7 +90,7 @@ async def test_edit_through_the_runtime(store_url, tmp_path):
             args = {"to": "carol@example.com", "subject": "s", "body": "b"}
             decided = await runtime.decide(request.id, {"type": "edit", "args": args}, principal=approver("bob"))
             assert decided.status == "edited" and decided.edited_args == args
-            await runtime._queue.join()
+            await runtime.idle()
             assert spy.emails == [args]
         finally:
             await runtime.stop()
@@ -118,7 +118,7 @@ async def test_deadline_rejects_even_across_a_restart(store_url, tmp_path):
                     break
                 await asyncio.sleep(0.05)
             assert expired.status == "expired" and expired.decided_by == "system:deadline"
-            await runtime._queue.join()
+            await runtime.idle()
             assert spy.emails == []
             entries = [e for e in await runtime.store.audit_entries() if e.action == "approval.decided"]
             assert entries[-1].actor == "system:deadline"
@@ -147,7 +147,7 @@ async def test_decided_but_not_resumed_is_resumed_on_start(store_url, tmp_path):
                 if spy.emails:
                     break
                 await asyncio.sleep(0.05)
-            await runtime._queue.join()
+            await runtime.idle()
             assert [e["to"] for e in spy.emails] == ["alice@example.com"]
         finally:
             await runtime.stop()

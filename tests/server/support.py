@@ -66,10 +66,14 @@ class Service:
 
 
 def launch(home: Path, *, graph: str = "two_stage_graph.py:graph", users: dict[str, tuple[str, ...]],
-           policy: str | None = STRICT_POLICY, env: dict[str, str] | None = None, db: str | None = None) -> Service:
+           policy: str | None = STRICT_POLICY, env: dict[str, str] | None = None, db: str | None = None,
+           extra_args: tuple[str, ...] = (), tokens: dict[str, str] | None = None) -> Service:
+    """A real `hitl serve` on a free port. `extra_args` e.g. ("--workers", "0") for an
+    API-only process; pass `tokens` (from another Service) to share users instead of issuing."""
     db = db or f"sqlite:///{home / 'hitl.db'}"
-    tokens = {user: issue(db, home, user, *roles) for user, roles in users.items()}
-    args = [str(HITL), "serve", "--port", str(port := free_port()), "--db", db, "--graph", f"{HERE / graph}"]
+    tokens = dict(tokens) if tokens is not None else {user: issue(db, home, user, *roles) for user, roles in users.items()}
+    args = [str(HITL), "serve", "--port", str(port := free_port()), "--db", db, "--graph", f"{graph_path(graph)}",
+            *extra_args]
     if policy is not None:
         (home / "policy.yaml").write_text(policy)
         args += ["--policy", str(home / "policy.yaml")]
@@ -89,6 +93,31 @@ def launch(home: Path, *, graph: str = "two_stage_graph.py:graph", users: dict[s
         time.sleep(0.1)
     proc.kill()
     raise AssertionError(f"hitl serve did not start:\n{(home / f'serve-{port}.log').read_text()}")
+
+
+def graph_path(graph: str) -> str:
+    """`name.py:var` relative to tests/server, or an absolute `path.py:var`."""
+    return graph if Path(graph.partition(":")[0]).is_absolute() else f"{HERE / graph}"
+
+
+def start_worker(home: Path, db: str, *, graph: str, policy: str | None = STRICT_POLICY,
+                 env: dict[str, str] | None = None, concurrency: int = 2, lease_seconds: float = 3.0,
+                 log_name: str | None = None) -> subprocess.Popen[str]:
+    """A real `hitl worker` process on the shared PostgreSQL `db` (returns once it listens)."""
+    args = [str(HITL), "worker", "--db", db, "--graph", graph_path(graph), "--concurrency", str(concurrency),
+            "--lease-seconds", str(lease_seconds)]
+    if policy is not None:
+        (home / "policy.yaml").write_text(policy)
+        args += ["--policy", str(home / "policy.yaml")]
+    log_path = home / (log_name or f"worker-{time.monotonic_ns()}.log")
+    log = open(log_path, "w")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen(args, env={**os.environ, "HITL_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})},
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    started = wait_until(lambda: proc.poll() is not None or "worker " in log_path.read_text(), 60)
+    if not started or proc.poll() is not None:
+        proc.kill()
+        raise AssertionError(f"hitl worker did not start:\n{log_path.read_text()}")
+    return proc
 
 
 def wait_until(predicate, seconds: float = 10.0):

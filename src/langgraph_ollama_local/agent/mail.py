@@ -299,11 +299,19 @@ class OutboxDelivery:
         self.sender = sender
 
     def deliver(self, to: str, subject: str, body: str, *, message_id: str | None = None) -> DeliveryReceipt:
-        """Write one message; the receipt's `location` is the `.eml` file."""
+        """Write one message; the receipt's `location` is the `.eml` file.
+
+        With a caller's `message_id` the outbox is idempotent: a message with that ID
+        already written is not written again (the retry after a crash).
+        """
         recipients = parse_recipients(to)
         message = build_message(self.sender, recipients, subject, body, message_id)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         safe_id = re.sub(r"[^A-Za-z0-9._-]", "_", str(message["Message-ID"]).strip("<>"))[:120]
+        if message_id:
+            earlier = sorted(self.outbox_dir.glob(f"*-{safe_id}.eml")) if self.outbox_dir.is_dir() else []
+            if earlier:
+                return DeliveryReceipt("outbox", str(message["Message-ID"]), recipients, str(earlier[0]))
         target = self.outbox_dir / f"{stamp}-{safe_id}.eml"
         try:
             self.outbox_dir.mkdir(parents=True, exist_ok=True)

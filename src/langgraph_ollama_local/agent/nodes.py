@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -16,15 +17,23 @@ from langchain_core.messages import (
     ToolCall,
     ToolMessage,
 )
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
 
+from langgraph_ollama_local.agent.ledger import (
+    IDEMPOTENCY_ARG,
+    LEDGER_CONFIG_KEY,
+    ExecutionLedger,
+    ExecutionRecord,
+    execution_key,
+)
 from langgraph_ollama_local.agent.state import AgentState
 from langgraph_ollama_local.approvals.gate import (
     HITL_METADATA_KEY,
     MAX_ARGS_DEPTH,
     ReviewOutcome,
     args_problem,
+    injected_arg_names,
     review_tool_calls,
 )
 from langgraph_ollama_local.approvals.policy import ApprovalPolicy
@@ -127,14 +136,23 @@ def _too_deep(args: Any) -> bool:
 
 
 class GatedToolExecutor:
-    """Runs a turn's tool calls after the approval gate has reviewed all of them."""
+    """Runs a turn's tool calls after the approval gate has reviewed all of them.
 
-    def __init__(self, tools: Sequence[BaseTool], policy: ApprovalPolicy) -> None:
+    With an execution ledger (given here, or by the runtime through
+    `config["configurable"]["hitl_execution_ledger"]`), each call that runs is recorded
+    before and after it runs, so a node re-run after a crash never repeats an effect
+    (see `agent/ledger.py`).
+    """
+
+    def __init__(
+        self, tools: Sequence[BaseTool], policy: ApprovalPolicy, *, ledger: ExecutionLedger | None = None
+    ) -> None:
         self.tools_by_name = {t.name: t for t in tools}
         if len(self.tools_by_name) != len(tools):
             raise ValueError("two tools share a name; tool names must be unique")
         policy.check_tools(self.tools_by_name)
         self.policy = policy
+        self.ledger = ledger
 
     def review(self, state: AgentState) -> tuple[AIMessage | None, list[ReviewOutcome]]:
         message = pending_tool_calls(state)
@@ -145,46 +163,154 @@ class GatedToolExecutor:
         )
         return message, outcomes
 
-    def __call__(self, state: AgentState) -> dict[str, Any]:
+    def __call__(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         message, outcomes = self.review(state)
         if message is None:
             return {"messages": []}
-        results = [self._run(o) if o.status == "run" else _answer(o) for o in outcomes]
+        context = _RunContext.of(config, message, self.ledger)
+        results = [self._run(o, context) if o.status == "run" else _answer(o) for o in outcomes]
         return {"messages": _turn_messages(message, outcomes, results)}
 
-    async def ainvoke(self, state: AgentState) -> dict[str, Any]:
+    async def ainvoke(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         message, outcomes = self.review(state)
         if message is None:
             return {"messages": []}
+        context = _RunContext.of(config, message, self.ledger)
         results = await asyncio.gather(
-            *(self._arun(o) if o.status == "run" else _aanswer(o) for o in outcomes)
+            *(self._arun(o, context) if o.status == "run" else _aanswer(o) for o in outcomes)
         )
         return {"messages": _turn_messages(message, outcomes, list(results))}
 
     def as_runnable(self, name: str = "tools") -> Runnable[AgentState, dict[str, Any]]:
         return RunnableLambda(self.__call__, afunc=self.ainvoke, name=name)
 
-    def _run(self, outcome: ReviewOutcome) -> ToolMessage:
+    def _run(self, outcome: ReviewOutcome, context: _RunContext) -> ToolMessage:
         tool = self.tools_by_name[outcome.tool_call["name"]]
+        ledger, key = context.ledger, context.key(outcome)
+        if ledger is not None:
+            prior = ledger.begin(key, **context.entry(outcome))
+            if prior is not None:
+                replay = _replay_or_retry(prior, tool, outcome)
+                if replay is not None:
+                    if prior.status == "started":
+                        ledger.finish(key, status="in_doubt", content=str(replay.content), outcome="error")
+                    return replay
+                ledger.retry(key)
         try:
-            result = tool.invoke(_invocation(outcome))
+            result = _tagged(_as_tool_message(tool.invoke(_invocation(outcome, tool, key)), outcome), outcome)
         except Exception as exc:  # a failing tool must not kill the conversation
-            return _failed(outcome, exc)
-        return _tagged(_as_tool_message(result, outcome), outcome)
+            result = _failed(outcome, exc)
+        if ledger is not None:
+            ledger.finish(key, **_finished(result))
+        return result
 
-    async def _arun(self, outcome: ReviewOutcome) -> ToolMessage:
+    async def _arun(self, outcome: ReviewOutcome, context: _RunContext) -> ToolMessage:
         tool = self.tools_by_name[outcome.tool_call["name"]]
+        ledger, key = context.ledger, context.key(outcome)
+        if ledger is not None:
+            prior = await ledger.abegin(key, **context.entry(outcome))
+            if prior is not None:
+                replay = _replay_or_retry(prior, tool, outcome)
+                if replay is not None:
+                    if prior.status == "started":
+                        await ledger.afinish(
+                            key, status="in_doubt", content=str(replay.content), outcome="error"
+                        )
+                    return replay
+                await ledger.aretry(key)
         try:
-            result = await tool.ainvoke(_invocation(outcome))
+            result = _tagged(
+                _as_tool_message(await tool.ainvoke(_invocation(outcome, tool, key)), outcome), outcome
+            )
         except Exception as exc:
-            return _failed(outcome, exc)
-        return _tagged(_as_tool_message(result, outcome), outcome)
+            result = _failed(outcome, exc)
+        if ledger is not None:
+            await ledger.afinish(key, **_finished(result))
+        return result
 
 
-def _invocation(outcome: ReviewOutcome) -> ToolCall:
-    """Exactly the reviewed call, always shaped as a ToolCall (never taken as raw input)."""
+@dataclass(frozen=True)
+class _RunContext:
+    """Where this turn's calls are recorded: the ledger, the thread, the AI message."""
+
+    ledger: ExecutionLedger | None
+    thread_id: str
+    message_id: str | None
+
+    @classmethod
+    def of(cls, config: RunnableConfig, message: AIMessage, own: ExecutionLedger | None) -> _RunContext:
+        configurable = config.get("configurable") or {}
+        ledger = own or configurable.get(LEDGER_CONFIG_KEY)
+        return cls(ledger=ledger, thread_id=str(configurable.get("thread_id", "-")), message_id=message.id)
+
+    def key(self, outcome: ReviewOutcome) -> str:
+        return execution_key(self.thread_id, self.message_id, str(outcome.tool_call["id"]))
+
+    def entry(self, outcome: ReviewOutcome) -> dict[str, Any]:
+        return {
+            "thread_id": self.thread_id,
+            "tool_call_id": str(outcome.tool_call["id"]),
+            "tool": outcome.tool_call["name"],
+            "digest": outcome.digest,
+        }
+
+
+def safe_to_repeat(tool: BaseTool) -> bool:
+    """A tool that may run again when a crash left its outcome unknown."""
+    return bool((tool.metadata or {}).get("idempotent")) or IDEMPOTENCY_ARG in injected_arg_names(tool)
+
+
+def _replay_or_retry(prior: ExecutionRecord, tool: BaseTool, outcome: ReviewOutcome) -> ToolMessage | None:
+    """The recorded answer for a call that already ran; None when it should run (again)."""
+    if prior.status == "started" and safe_to_repeat(tool):
+        return None
+    if prior.status == "started":
+        content = (
+            f"The outcome of this {outcome.tool_call['name']} call is unknown: the service stopped "
+            "while it was running. It was not run again, so it cannot have happened twice; check "
+            "whether it took effect before asking for it again."
+        )
+        return _tagged(
+            ToolMessage(
+                content=content,
+                name=outcome.tool_call["name"],
+                tool_call_id=outcome.tool_call["id"],
+                status="error",
+            ),
+            outcome,
+        )
+    status = "error" if prior.outcome == "error" else "success"
+    return _tagged(
+        ToolMessage(
+            content=prior.content or "",
+            name=outcome.tool_call["name"],
+            tool_call_id=outcome.tool_call["id"],
+            status=status,
+        ),
+        outcome,
+    )
+
+
+def _finished(result: ToolMessage) -> dict[str, Any]:
+    failed = result.status == "error"
+    return {
+        "status": "failed" if failed else "succeeded",
+        "content": str(result.content),
+        "outcome": result.status,
+    }
+
+
+def _invocation(outcome: ReviewOutcome, tool: BaseTool, key: str) -> ToolCall:
+    """Exactly the reviewed call, always shaped as a ToolCall (never taken as raw input).
+
+    A tool that takes an injected `idempotency_key` gets the ledger key: the same on every
+    re-run, so the receiving system can recognise a repeat.
+    """
     call = outcome.tool_call
-    return ToolCall(name=call["name"], args=dict(call["args"]), id=call["id"], type="tool_call")
+    args = dict(call["args"])
+    if IDEMPOTENCY_ARG in injected_arg_names(tool):
+        args[IDEMPOTENCY_ARG] = key
+    return ToolCall(name=call["name"], args=args, id=call["id"], type="tool_call")
 
 
 def _as_tool_message(result: Any, outcome: ReviewOutcome) -> ToolMessage:

@@ -6,9 +6,16 @@ arguments can be validated against `tool.tool_call_schema` before the call runs.
 
 from __future__ import annotations
 
-from langchain_core.tools import BaseTool, StructuredTool, tool
+from typing import Annotated
 
-from langgraph_ollama_local.agent.mail import DeliveryReceipt, EmailDelivery, delivery_from_config
+from langchain_core.tools import BaseTool, InjectedToolArg, StructuredTool, tool
+
+from langgraph_ollama_local.agent.mail import (
+    DeliveryReceipt,
+    EmailDelivery,
+    delivery_from_config,
+    message_id_for,
+)
 from langgraph_ollama_local.config import LocalAgentConfig
 
 
@@ -34,9 +41,14 @@ def make_send_email_tool(delivery: EmailDelivery) -> BaseTool:
     either back to the model).
     """
 
-    def send_email(to: str, subject: str, body: str) -> str:
+    def send_email(
+        to: str, subject: str, body: str, idempotency_key: Annotated[str | None, InjectedToolArg] = None
+    ) -> str:
         """Send an email."""
-        return describe_receipt(delivery.deliver(to, subject, body))
+        # The executor passes its ledger key: a repeat after a crash gets the same
+        # Message-ID, which the outbox (and downstream mail systems) recognise.
+        message_id = message_id_for(idempotency_key) if idempotency_key else None
+        return describe_receipt(delivery.deliver(to, subject, body, message_id=message_id))
 
     return StructuredTool.from_function(send_email, name="send_email")
 

@@ -116,8 +116,8 @@ def args_problem(args: Any, max_depth: int = MAX_ARGS_DEPTH) -> str | None:
 def injected_arg_names(tool: BaseTool) -> frozenset[str]:
     """Arguments the tool takes but hides from the model (`InjectedToolArg` and kin).
 
-    The executor does not inject them, so a value for one can only come from the model,
-    which must not choose them.
+    A value for one can only come from the model, which must not choose them; the
+    executor fills the one it knows, `idempotency_key`, itself.
     """
     visible = args_schema_of(tool)
     if visible is None:

@@ -14,6 +14,7 @@ from langgraph_ollama_local.cli.doctor import doctor
 from langgraph_ollama_local.cli.graph_picture import graph
 from langgraph_ollama_local.cli.serve import serve
 from langgraph_ollama_local.cli.tokens import tokens_app
+from langgraph_ollama_local.cli.worker import worker
 
 app = typer.Typer(
     help="Human-in-the-loop approvals for LangGraph agents on local LLMs.",
@@ -25,6 +26,7 @@ app.command("chat")(chat)
 app.command("doctor")(doctor)
 app.command("graph")(graph)
 app.command("serve")(serve)
+app.command("worker")(worker)
 app.add_typer(audit_app, name="audit")
 app.add_typer(tokens_app, name="tokens")
 

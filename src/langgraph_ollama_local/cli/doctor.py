@@ -1,5 +1,8 @@
 """`hitl doctor`: is this machine ready to chat? Every failed check says how to fix it.
 
+It also shows what a crash may have left behind in the service's tables: expired run
+leases, stuck runs, pending notifications, tool calls in doubt (`cli/recovery.py`).
+
 Checks that only matter for a provider you are not using are still shown, but marked
 optional: the exit code is 0 when everything the configured provider needs is OK.
 """
@@ -72,7 +75,15 @@ def run_checks(config: LocalAgentConfig, *, full_checksum: bool = True) -> Repor
     checks.append(_smtp_check(config))
     if config.policy_file:
         checks.append(_policy_check(config))
+    if _storage_ok(checks):
+        from langgraph_ollama_local.cli.recovery import recovery_checks
+
+        checks.extend(recovery_checks(config.resolved_storage_url))
     return Report(config.provider, choice.name, choice.reason, checks)
+
+
+def _storage_ok(checks: list[Check]) -> bool:
+    return any(c.name == "storage" and c.ok for c in checks)
 
 
 def _ollama_check(config: LocalAgentConfig, *, required: bool) -> Check:

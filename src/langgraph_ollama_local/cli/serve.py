@@ -12,6 +12,7 @@ import typer
 
 from langgraph_ollama_local.cli.common import load_config, make_console, user_errors
 from langgraph_ollama_local.config import LocalAgentConfig
+from langgraph_ollama_local.store.checkpointer import storage_kind
 
 
 def serve(
@@ -21,10 +22,17 @@ def serve(
     graph: Annotated[str | None, typer.Option(help="Another graph: path/to/module.py:variable.")] = None,
     provider: Annotated[str | None, typer.Option(help="auto | ollama | embedded | openai")] = None,
     policy: Annotated[Path | None, typer.Option(help="Approval policy file (.yaml/.toml).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Runs worked on in this process at once; 0 = API only (PostgreSQL + `hitl worker`)."
+        ),
+    ] = 2,
 ) -> None:
     """Run the approval service: REST, WebSocket and SSE APIs over a durable inbox."""
     import uvicorn
 
+    from langgraph_ollama_local.runtime.service import Settings
     from langgraph_ollama_local.server.app import create_app
     from langgraph_ollama_local.server.graphs import GraphLoadError, builtin_agent, graph_from_spec
 
@@ -62,7 +70,16 @@ def serve(
                 highlight=False,
                 soft_wrap=True,
             )
-        uvicorn.run(create_app(config, factory), host=host, port=port, log_level="info")
+        if workers == 0 and storage_kind(config.resolved_storage_url) != "postgres":
+            make_console(stderr=True).print(
+                "error: --workers 0 leaves the runs to `hitl worker` processes, which need PostgreSQL "
+                "(--db postgresql://…); with SQLite keep at least one worker here.",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(2)
+        app = create_app(config, factory, settings=Settings(workers=workers))
+        uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def is_loopback(host: str) -> bool:

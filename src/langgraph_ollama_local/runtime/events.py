@@ -18,11 +18,15 @@ class EventBus:
 
     def publish(self, event_type: str, **data: Any) -> dict[str, Any]:
         event = {"type": event_type, "at": datetime.now(UTC).isoformat(), **data}
+        self.deliver(event)
+        return event
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        """Hand an already-built event (e.g. from another process) to every subscriber."""
         for queue in list(self._subscribers):
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(event)
-        return event
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:

@@ -1,14 +1,19 @@
 """`ServiceRuntime`: graph runs in the background, approvals through the store.
 
-- A run is queued in the store and executed by a worker task; API calls never wait on
-  the LLM unless they ask to (`wait_run`).
+- A run is queued in the store and executed by a worker task of whichever process takes
+  it first (leases, `store/run_queue.py`); API calls never wait on the LLM unless they ask
+  to (`wait_run`). On PostgreSQL, wake-ups and live events cross processes by
+  LISTEN/NOTIFY (`store/pg_events.py`).
+- Approved tool calls run through the execution ledger (`agent/ledger.py`), so a run
+  recovered after a crash never repeats an effect.
 - When a run pauses, every pending interrupt becomes inbox items (approval requests, or
   a generic question / breakpoint item), recorded with an audit entry, then announced.
 - A decision is checked like the gate checks it, stored once (with its audit entry), and
   when every item of that interrupt is decided the thread is resumed by interrupt id.
 - A sweeper resolves requests past their deadline by their policy, as the system actor.
-- On start it recovers: queued and interrupted runs are re-run from their checkpoint,
-  decided-but-not-resumed interrupts are resumed, paused threads stay pending.
+- Recovery: a run whose worker died is taken over when its lease runs out (at once on a
+  single-process SQLite start) and continues from its checkpoint; decided-but-not-resumed
+  interrupts are resumed by the periodic `reconcile`; paused threads stay pending.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +36,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Interrupt
 
+from langgraph_ollama_local.agent.ledger import LEDGER_CONFIG_KEY
 from langgraph_ollama_local.approvals.decisions import parse_decision
 from langgraph_ollama_local.approvals.errors import DecisionError
 from langgraph_ollama_local.approvals.lifecycle import DECIDED_BY_TYPE, ApprovalRequest, RequestKind
@@ -44,6 +53,9 @@ from langgraph_ollama_local.store.approval_store import (
     NewRequest,
     Run,
 )
+from langgraph_ollama_local.store.ledger import SqlExecutionLedger
+from langgraph_ollama_local.store.pg_events import PgNotifier
+from langgraph_ollama_local.store.run_queue import RunQueue
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
@@ -75,10 +87,19 @@ class Notifier:
 
 @dataclass(frozen=True)
 class Settings:
+    """How this process takes part: `workers=0` is an API-only process (`hitl serve --workers 0`).
+
+    `single_process`: nobody else shares the database (SQLite), so at start every run
+    left "running" is orphaned and taken over at once instead of after its lease.
+    """
+
     workers: int = 2
     sweep_interval: float = 1.0
     access: AccessRules = field(default_factory=AccessRules)
     stream_tokens: bool = True
+    lease_seconds: float = 15.0
+    poll_seconds: float = 1.0
+    single_process: bool | None = None  # None: True on SQLite, False on PostgreSQL
 
 
 def _items_for(interrupt: Interrupt, now: datetime, requested_by: str | None) -> list[NewRequest]:
@@ -131,7 +152,11 @@ def _jsonable(value: Any) -> bool:
 
 
 class ServiceRuntime:
-    """Owns the worker tasks, the sweeper and the decision path for one graph."""
+    """Owns the worker tasks, the sweeper and the decision path for one graph.
+
+    Runs live in the store's run queue (`store/run_queue.py`): any process sharing the
+    database may take them, under a lease this process renews while the graph runs.
+    """
 
     def __init__(
         self,
@@ -143,25 +168,48 @@ class ServiceRuntime:
         metrics: Metrics | None = None,
         settings: Settings = Settings(),
         clock: Any = None,
+        broadcast_url: str | None = None,
     ) -> None:
         if graph.checkpointer is None:
             raise ValueError("the service runtime needs a graph compiled with a checkpointer")
         self.graph = graph
         self.store = store
+        self.queue = RunQueue(store.engine)
+        self.ledger = SqlExecutionLedger(store.engine)
         self.events = events or EventBus()
         self.notifier = notifier or Notifier()
         self.metrics = metrics or Metrics()
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._thread_locks: dict[str, asyncio.Lock] = {}
-        self._run_done: dict[str, asyncio.Event] = {}
+        self._active: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        self._broadcast = (
+            PgNotifier(
+                broadcast_url, origin=self.worker_id, on_event=self._remote_event, on_run=self._remote_run
+            )
+            if broadcast_url and self.queue.is_postgres
+            else None
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
 
+    @property
+    def single_process(self) -> bool:
+        if self.settings.single_process is not None:
+            return self.settings.single_process
+        return not self.queue.is_postgres
+
     async def start(self) -> None:
-        await self.recover()
+        if self._broadcast is not None:
+            await self._broadcast.start()
+        if self.single_process and self.settings.workers:
+            await self.queue.expire_all_leases()  # orphans of a crash: nobody else can hold them
+        if self.settings.workers:
+            await self.reconcile()
         for index in range(self.settings.workers):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"hitl-worker-{index}"))
         self._tasks.append(asyncio.create_task(self._sweeper(), name="hitl-sweeper"))
@@ -174,13 +222,42 @@ class ServiceRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.settings.workers:
+            with contextlib.suppress(Exception):
+                await self.queue.release_owned_by(self.worker_id)
+        if self._broadcast is not None:
+            await self._broadcast.stop()
 
-    @staticmethod
-    def config(thread_id: str, run_id: str | None = None) -> RunnableConfig:
+    def config(self, thread_id: str, run_id: str | None = None) -> RunnableConfig:
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
         if run_id:
             config["metadata"] = {"hitl_run_id": run_id}
+            config["configurable"][LEDGER_CONFIG_KEY] = self.ledger
         return config
+
+    # -- events --------------------------------------------------------------------------
+
+    async def emit(self, event_type: str, **data: Any) -> None:
+        """Publish to this process's live clients and, on PostgreSQL, to every other process."""
+        event = self.events.publish(event_type, **data)
+        if self._broadcast is not None:
+            await self._broadcast.publish(event)
+
+    def _remote_event(self, event: dict[str, Any]) -> None:
+        if "approval_ref" in event:
+            task = asyncio.create_task(self._resolve_reference(event))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return
+        self.events.deliver(event)
+
+    async def _resolve_reference(self, event: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):
+            request = await self.store.get(str(event.pop("approval_ref")))
+            self.events.deliver({**event, "approval": _public(request)})
+
+    def _remote_run(self, _run_id: str) -> None:
+        self._wake.set()
 
     # -- runs ----------------------------------------------------------------------------
 
@@ -188,58 +265,116 @@ class ServiceRuntime:
         await self.store.ensure_thread(thread_id, actor=actor)
         return await self._enqueue(thread_id, {"kind": "message", "message": message}, actor)
 
-    async def _enqueue(self, thread_id: str, run_input: dict[str, Any], actor: str) -> Run:
-        run = await self.store.create_run(thread_id, run_input, actor=actor)
-        self._run_done[run.id] = asyncio.Event()
-        self.events.publish("run.queued", run_id=run.id, thread_id=thread_id)
-        await self._queue.put(run.id)
+    async def _enqueue(
+        self, thread_id: str, run_input: dict[str, Any], actor: str, *, resume_key: str | None = None
+    ) -> Run:
+        run, new = await self.queue.enqueue(thread_id, run_input, actor=actor, resume_key=resume_key)
+        if new:
+            await self.emit("run.queued", run_id=run.id, thread_id=thread_id)
+            self._wake.set()
         return run
 
     async def wait_run(self, run_id: str, wait_seconds: float | None = None) -> Run:
-        event = self._run_done.get(run_id)
-        run = await self.store.get_run(run_id)
-        if event is not None and run.status in ("queued", "running"):
+        """The run once it is no longer queued or running, or as it is after `wait_seconds`.
+
+        Whichever process runs it, its end arrives as an event; the store is re-read every
+        second too, so a lost event only costs a second.
+        """
+        async with self.events.subscribe() as queue:
+            run = await self.store.get_run(run_id)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_seconds):
-                    await event.wait()
-        return await self.store.get_run(run_id)
+                    while run.status in ("queued", "running"):
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(1.0):
+                                while True:
+                                    event = await queue.get()
+                                    if event.get("run_id") == run_id and event["type"] in _RUN_ENDS:
+                                        break
+                        run = await self.store.get_run(run_id)
+        return run
+
+    async def idle(self, within: float = 60.0) -> None:
+        """Wait until no run is queued or running (tests, graceful shutdown)."""
+        async with asyncio.timeout(within):
+            while True:
+                health = await self.queue.health()
+                if not health.queued and not health.running:
+                    return
+                await asyncio.sleep(0.05)
 
     async def _worker(self) -> None:
         while True:
-            run_id = await self._queue.get()
             try:
-                await self._execute(run_id)
+                run = await self.queue.claim(self.worker_id, self.settings.lease_seconds)
+            except Exception:  # the database is away: try again shortly
+                log.exception("could not take a run from the queue")
+                await asyncio.sleep(self.settings.poll_seconds)
+                continue
+            if run is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.poll_seconds):
+                        await self._wake.wait()
+                continue
+            try:
+                await self._execute(run)
             except Exception:  # a worker must outlive any single run
-                log.exception("run %s failed unexpectedly", run_id)
-            finally:
-                self._queue.task_done()
+                log.exception("run %s failed unexpectedly", run.id)
 
-    async def _execute(self, run_id: str) -> None:
-        run = await self.store.get_run(run_id)
+    async def _execute(self, run: Run) -> None:
         lock = self._thread_locks.setdefault(run.thread_id, asyncio.Lock())
         async with lock:
-            await self.store.set_run_status(run_id, "running")
-            self.events.publish("run.started", run_id=run_id, thread_id=run.thread_id)
+            self._active.add(run.id)
+            await self.emit("run.started", run_id=run.id, thread_id=run.thread_id)
             started = time.perf_counter()
-            status, error = "succeeded", None
+            work = asyncio.create_task(self._advance(run))
+            heartbeat = asyncio.create_task(self._keep_lease(run, work))
             try:
-                graph_input = await self._graph_input(run)
-                if graph_input is not _SKIP:
-                    await self._run_graph(run, graph_input)
-                state = await self.graph.aget_state(self.config(run.thread_id))
-                if state.interrupts or state.next:
-                    status = "paused"
-                    await self._record_pause(run, list(state.interrupts), tuple(state.next))
-            except Exception as exc:
-                status, error = "failed", f"{type(exc).__name__}: {exc}"
-                log.warning("run %s failed: %s", run_id, error)
-            await self.store.set_run_status(run_id, status, error=error)
+                status, error = await work
+            except asyncio.CancelledError:
+                if not heartbeat.done() or heartbeat.result() is not False:
+                    raise
+                log.warning("run %s was taken over by another worker; this attempt stopped", run.id)
+                return
+            finally:
+                heartbeat.cancel()
+                self._active.discard(run.id)
+            if not await self.queue.finish(run.id, self.worker_id, status, error=error):
+                log.warning("run %s finished after its lease was lost; the new holder records it", run.id)
+                return
             self.metrics.run_duration.labels(status).observe(time.perf_counter() - started)
             self.metrics.runs.labels(status).inc()
-            self.events.publish(f"run.{status}", run_id=run_id, thread_id=run.thread_id, error=error)
-            done = self._run_done.pop(run_id, None)
-            if done:
-                done.set()
+            await self.emit(f"run.{status}", run_id=run.id, thread_id=run.thread_id, error=error)
+
+    async def _advance(self, run: Run) -> tuple[str, str | None]:
+        """Run the graph to its next pause or its end: ("paused" | "succeeded" | "failed", error)."""
+        try:
+            graph_input = await self._graph_input(run)
+            if graph_input is not _SKIP:
+                await self._run_graph(run, graph_input)
+            state = await self.graph.aget_state(self.config(run.thread_id))
+            if state.interrupts or state.next:
+                await self._record_pause(run, list(state.interrupts), tuple(state.next))
+                return "paused", None
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("run %s failed: %s", run.id, error)
+            return "failed", error
+        return "succeeded", None
+
+    async def _keep_lease(self, run: Run, work: asyncio.Task[Any]) -> bool:
+        """Renew the lease while the run works; stop the work if the lease was lost."""
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                held = await self.queue.renew(run.id, self.worker_id, self.settings.lease_seconds)
+            except Exception:
+                log.exception("could not renew the lease of run %s", run.id)
+                continue
+            if not held:
+                work.cancel()
+                return False
 
     async def _run_graph(self, run: Run, graph_input: Any) -> None:
         """Run to the next pause or the end, publishing reply tokens as they stream."""
@@ -249,14 +384,14 @@ class ServiceRuntime:
             return
         async for chunk, _meta in self.graph.astream(graph_input, config, stream_mode="messages"):
             if isinstance(chunk, AIMessageChunk) and isinstance(chunk.content, str) and chunk.content:
-                self.events.publish(
+                await self.emit(
                     "message.delta", thread_id=run.thread_id, run_id=run.id, content=chunk.content
                 )
 
     async def _graph_input(self, run: Run) -> Any:
         """The input for this run; after a crash, continue from the checkpoint instead."""
         spec = run.input or {}
-        if run.attempts > 0:  # this run was started before: did LangGraph take its input?
+        if run.attempts > 1:  # this run was started before: did LangGraph take its input?
             checkpoint = await self.graph.checkpointer.aget_tuple(self.config(run.thread_id))  # type: ignore[union-attr]
             if checkpoint is not None and checkpoint.metadata.get("hitl_run_id") == run.id:
                 state = await self.graph.aget_state(self.config(run.thread_id))
@@ -284,9 +419,8 @@ class ServiceRuntime:
             )
         created = await self.store.record_requests(run.thread_id, run.id, items)
         for request in created:
-            self.events.publish("approval.requested", approval=_public(request))
+            await self.emit("approval.requested", approval=_public(request))
             await self.notifier.notify("approval.requested", request)
-        await self._refresh_pending_gauge()
 
     # -- decisions -----------------------------------------------------------------------
 
@@ -366,8 +500,7 @@ class ServiceRuntime:
         latency = (decided.decided_at or self.clock()) - request.created_at
         self.metrics.approval_latency.labels(status).observe(max(latency.total_seconds(), 0.0))
         self.metrics.decisions.labels(status).inc()
-        self.events.publish("approval.decided", approval=_public(decided))
-        await self._refresh_pending_gauge()
+        await self.emit("approval.decided", approval=_public(decided))
         await self._resume_if_complete(decided, actor)
         return decided
 
@@ -382,7 +515,9 @@ class ServiceRuntime:
             return
         if decided.requested_by:
             resume["requester"] = decided.requested_by
-        await self._enqueue(decided.thread_id, resume, actor)
+        # Keyed by the interrupt: two processes that both see the last decision land (or the
+        # reconciler after a crash) queue one resume between them.
+        await self._enqueue(decided.thread_id, resume, actor, resume_key=decided.interrupt_id)
 
     @staticmethod
     def _resume_value(items: list[ApprovalRequest]) -> dict[str, Any] | None:
@@ -400,11 +535,15 @@ class ServiceRuntime:
     # -- deadlines -----------------------------------------------------------------------
 
     async def _sweeper(self) -> None:
+        """Deadlines and the decided-but-not-resumed check (worker processes); the gauge (all)."""
         while True:
-            try:
-                await self.sweep_deadlines()
-            except Exception:
-                log.exception("deadline sweep failed")
+            for job in (self.sweep_deadlines, self.reconcile) if self.settings.workers else ():
+                try:
+                    await job()
+                except Exception:
+                    log.exception("%s failed", job.__name__)
+            with contextlib.suppress(Exception):
+                await self._refresh_pending_gauge()
             await asyncio.sleep(self.settings.sweep_interval)
 
     async def sweep_deadlines(self) -> list[ApprovalRequest]:
@@ -422,35 +561,50 @@ class ServiceRuntime:
                 continue  # decided meanwhile by a person: theirs wins
             if status == "escalated":
                 self.metrics.escalations.inc()
-                self.events.publish("approval.escalated", approval=_public(done))
+                await self.emit("approval.escalated", approval=_public(done))
                 await self.notifier.notify("approval.escalated", done)
             else:
                 self.metrics.timeouts.inc()
-                self.events.publish("approval.expired", approval=_public(done))
+                await self.emit("approval.expired", approval=_public(done))
                 await self.notifier.notify("approval.expired", done)
             resolved.append(done)
         return resolved
 
     # -- recovery ------------------------------------------------------------------------
 
-    async def recover(self) -> None:
-        """After a restart: re-run interrupted runs, resume decided interrupts."""
-        for run in await self.store.runs_with_status("queued", "running"):
-            self._run_done[run.id] = asyncio.Event()
-            await self._queue.put(run.id)
-        for run in await self.store.runs_with_status("paused"):
-            state = await self.graph.aget_state(self.config(run.thread_id))
-            for interrupt in state.interrupts:
-                items = await self.store.pending_for_interrupt(interrupt.id)
-                if items and not any(i.is_pending for i in items):
-                    resume = self._resume_value(items)
-                    if resume is not None and items[0].requested_by:
-                        resume["requester"] = items[0].requested_by
-                    if resume is not None and not await self._resume_already_queued(run.thread_id):
-                        await self._enqueue(run.thread_id, resume, SYSTEM)
+    async def reconcile(self) -> int:
+        """Queue the resume of every paused thread whose interrupt is fully decided.
 
-    async def _resume_already_queued(self, thread_id: str) -> bool:
-        return any(r.thread_id == thread_id for r in await self.store.runs_with_status("queued", "running"))
+        Normally the last decision queues it; this catches a process that died between the
+        decision's commit and the enqueue. The resume key makes a second enqueue a no-op.
+        """
+        queued = 0
+        for run in await self.store.runs_with_status("paused"):
+            if await self._thread_active(run.thread_id):
+                continue
+            state = await self.graph.aget_state(self.config(run.thread_id))
+            markers = [i.id for i in state.interrupts] or ([f"breakpoint:{run.id}"] if state.next else [])
+            for interrupt_id in markers:
+                items = await self.store.pending_for_interrupt(interrupt_id)
+                if not items or any(i.is_pending for i in items):
+                    continue
+                resume = self._resume_value(items)
+                if resume is None:
+                    continue
+                if items[0].requested_by:
+                    resume["requester"] = items[0].requested_by
+                _, new = await self.queue.enqueue(
+                    run.thread_id, resume, actor=SYSTEM, resume_key=interrupt_id
+                )
+                if new:
+                    queued += 1
+                    self._wake.set()
+        return queued
+
+    recover = reconcile  # the name older callers use
+
+    async def _thread_active(self, thread_id: str) -> bool:
+        return any(r.status in ("queued", "running") for r in await self.store.thread_runs(thread_id))
 
     async def _refresh_pending_gauge(self) -> None:
         _, total = await self.store.inbox(InboxQuery(limit=1))
@@ -467,6 +621,7 @@ class ServiceRuntime:
 
 
 _SKIP = object()
+_RUN_ENDS = frozenset({"run.succeeded", "run.failed", "run.paused", "run.cancelled"})
 
 
 def _requester_of(run: Run) -> str | None:

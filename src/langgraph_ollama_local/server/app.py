@@ -31,7 +31,7 @@ from langgraph_ollama_local.auth import (
     can_start_runs,
 )
 from langgraph_ollama_local.config import LocalAgentConfig
-from langgraph_ollama_local.runtime.notify import NotificationDispatcher
+from langgraph_ollama_local.runtime.host import hosted_runtime
 from langgraph_ollama_local.runtime.service import (
     DecisionForbiddenError,
     InvalidDecisionError,
@@ -58,10 +58,8 @@ from langgraph_ollama_local.server.security import (
     Security,
     session_secret,
 )
-from langgraph_ollama_local.store import open_async_checkpointer
 from langgraph_ollama_local.store.approval_store import (
     AlreadyDecidedError,
-    ApprovalStore,
     InboxQuery,
     NotFoundError,
 )
@@ -97,20 +95,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_async_checkpointer(url) as saver:
-            store = await ApprovalStore.open(url)
-            security.tokens = TokenStore(store.engine)
-            dispatcher = NotificationDispatcher(store, config)
-            runtime = ServiceRuntime(factory(saver), store, notifier=dispatcher, settings=runtime_settings)
-            await runtime.start()
-            await dispatcher.start()
+        async with hosted_runtime(config, factory, runtime_settings, url=url) as runtime:
+            security.tokens = TokenStore(runtime.store.engine)
             app.state.runtime = runtime
-            try:
-                yield
-            finally:
-                await dispatcher.stop()
-                await runtime.stop()
-                await store.close()
+            yield
 
     app = FastAPI(
         title="langgraph-ollama-local",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, insert, select, update
@@ -79,6 +79,9 @@ class Run:
     attempts: int = 0
     error: str | None = None
     created_by: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    resume_key: str | None = None
 
 
 _REQUEST_FIELDS = {f.name for f in fields(ApprovalRequest)}
@@ -96,7 +99,7 @@ def _to_request(row: Any) -> ApprovalRequest:
 
 def _to_run(row: Any) -> Run:
     data = dict(row._mapping)
-    for key in ("created_at", "started_at", "finished_at"):
+    for key in ("created_at", "started_at", "finished_at", "lease_expires_at"):
         if data.get(key) is not None:
             data[key] = as_utc(data[key])
     return Run(**data)
@@ -426,15 +429,33 @@ class ApprovalStore:
             await conn.execute(insert(notifications), rows)
         return len(rows)
 
-    async def due_notifications(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(notifications)
-                .where(notifications.c.status == "pending", notifications.c.next_attempt_at <= now)
-                .order_by(notifications.c.next_attempt_at)
-                .limit(limit)
+    async def due_notifications(
+        self, now: datetime, limit: int = 50, *, claim_seconds: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Take up to `limit` due notifications for this process to send.
+
+        Taking one moves its next attempt `claim_seconds` ahead (rows locked with SKIP
+        LOCKED on PostgreSQL), so dispatchers of several processes never send the same row
+        at once; a dispatcher that dies before marking it leaves it due again later.
+        """
+        due = (
+            select(notifications.c.id)
+            .where(notifications.c.status == "pending", notifications.c.next_attempt_at <= now)
+            .order_by(notifications.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.engine.begin() as conn:
+            ids = list((await conn.execute(due)).scalars())
+            if not ids:
+                return []
+            await conn.execute(
+                update(notifications)
+                .where(notifications.c.id.in_(ids))
+                .values(next_attempt_at=now + timedelta(seconds=claim_seconds))
             )
-            return [dict(r._mapping) for r in rows]
+            rows = await conn.execute(select(notifications).where(notifications.c.id.in_(ids)))
+            return sorted((dict(r._mapping) for r in rows), key=lambda r: ids.index(r["id"]))
 
     async def mark_notification(
         self,

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -46,7 +47,14 @@ runs = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("error", Text),
     Column("created_by", String(200)),
+    # The worker holding the run and until when; a run whose lease ran out is taken over.
+    Column("lease_owner", String(100)),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    # One resume run per interrupt, however many processes see the last decision land.
+    Column("resume_key", String(200)),
+    UniqueConstraint("resume_key", name="uq_hitl_runs_resume_key"),
     Index("ix_hitl_runs_status_created", "status", "created_at"),
+    Index("ix_hitl_runs_thread_status", "thread_id", "status", "created_at"),
 )
 
 approval_requests = Table(
@@ -83,6 +91,13 @@ approval_requests = Table(
     Column("response_schema", JSON),
     UniqueConstraint("interrupt_id", "action_index", name="uq_hitl_request_interrupt_action"),
     Index("ix_hitl_requests_inbox", "status", "deadline", "created_at"),
+    Index(
+        "ix_hitl_requests_inbox_order",
+        "status",
+        text("(deadline IS NULL)"),
+        "deadline",
+        "created_at",
+    ),
     Index("ix_hitl_requests_thread", "thread_id", "status"),
     Index("ix_hitl_requests_tool", "tool", "status"),
     Index("ix_hitl_requests_role", "required_role", "status"),
@@ -145,4 +160,24 @@ api_tokens = Table(
     Column("revoked_by", String(200)),
     Column("last_used_at", DateTime(timezone=True)),
     Index("ix_hitl_api_tokens_user", "user"),
+)
+
+# The execution ledger: one row per approved tool call that was started, keyed by thread,
+# message and call id. A row left "started" by a crash means the effect is in doubt.
+tool_executions = Table(
+    "hitl_tool_executions",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("thread_id", String(200), nullable=False),
+    Column("tool_call_id", String(200), nullable=False),
+    Column("tool", String(200), nullable=False),
+    Column("digest", String(64)),
+    Column("status", String(20), nullable=False),  # started succeeded failed in_doubt
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("content", Text),
+    Column("outcome", String(20)),  # the ToolMessage status: success | error
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_hitl_tool_exec_status", "status", "started_at"),
+    Index("ix_hitl_tool_exec_thread", "thread_id"),
 )

@@ -1,0 +1,109 @@
+"""The execution ledger: an approved tool call runs at most once, across crashes.
+
+LangGraph re-runs a node from its start when a run is resumed or recovered, so a tools
+node that crashed after `send_money` ran (but before its checkpoint was written) would
+run it again. The executor therefore writes a durable "started" row *before* a call
+runs and the result *after*:
+
+- no row: the call never started — it runs now (a crash before it ran: it runs once on
+  recovery);
+- a finished row: it ran — its recorded result is replayed, the tool is not called;
+- a "started" row with no result: the process died while the call ran, so whether the
+  effect happened is unknown. A tool that declares itself idempotent (metadata
+  `{"idempotent": True}`) or takes an injected `idempotency_key` (which the executor
+  fills with the same key every time) is run again; any other tool is **not** run again
+  and the model and the audit see "outcome unknown" (`in_doubt`) — at most once, never
+  twice. `hitl doctor` lists such calls.
+
+The key is thread + AI message id + tool-call id, so a model that reuses call ids across
+turns cannot make a new call look like an old one. This module is the interface and an
+in-memory ledger; the durable one is `store.ledger.SqlExecutionLedger`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from typing import Literal, Protocol
+
+ExecutionStatus = Literal["started", "succeeded", "failed", "in_doubt"]
+LEDGER_CONFIG_KEY = "hitl_execution_ledger"
+IDEMPOTENCY_ARG = "idempotency_key"
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    key: str
+    tool: str
+    status: ExecutionStatus
+    attempts: int = 1
+    content: str | None = None
+    outcome: str | None = None  # the ToolMessage status of the result: success | error
+
+
+def execution_key(thread_id: str, message_id: str | None, tool_call_id: str) -> str:
+    return f"{thread_id}/{message_id or '-'}/{tool_call_id}"
+
+
+class ExecutionLedger(Protocol):
+    """Durable memory of which approved calls started and how they ended."""
+
+    def begin(
+        self, key: str, *, thread_id: str, tool_call_id: str, tool: str, digest: str | None
+    ) -> ExecutionRecord | None:
+        """Record that the call starts now; None if new, else the existing record (nothing written)."""
+
+    def retry(self, key: str) -> None:
+        """An in-doubt call is being run again (idempotent tool): count the attempt."""
+
+    def finish(self, key: str, *, status: ExecutionStatus, content: str | None, outcome: str | None) -> None:
+        """Record how the call ended (or that its outcome is unknown: `in_doubt`)."""
+
+    async def abegin(
+        self, key: str, *, thread_id: str, tool_call_id: str, tool: str, digest: str | None
+    ) -> ExecutionRecord | None: ...
+
+    async def aretry(self, key: str) -> None: ...
+
+    async def afinish(
+        self, key: str, *, status: ExecutionStatus, content: str | None, outcome: str | None
+    ) -> None: ...
+
+
+class InMemoryLedger:
+    """A ledger for one process (tests, notebooks): it guards re-runs, not crashes."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, ExecutionRecord] = {}
+        self._lock = threading.Lock()
+
+    def begin(
+        self, key: str, *, thread_id: str, tool_call_id: str, tool: str, digest: str | None
+    ) -> ExecutionRecord | None:
+        with self._lock:
+            if key in self.records:
+                return self.records[key]
+            self.records[key] = ExecutionRecord(key=key, tool=tool, status="started")
+            return None
+
+    def retry(self, key: str) -> None:
+        with self._lock:
+            record = self.records[key]
+            self.records[key] = replace(record, attempts=record.attempts + 1)
+
+    def finish(self, key: str, *, status: ExecutionStatus, content: str | None, outcome: str | None) -> None:
+        with self._lock:
+            self.records[key] = replace(self.records[key], status=status, content=content, outcome=outcome)
+
+    async def abegin(
+        self, key: str, *, thread_id: str, tool_call_id: str, tool: str, digest: str | None
+    ) -> ExecutionRecord | None:
+        return self.begin(key, thread_id=thread_id, tool_call_id=tool_call_id, tool=tool, digest=digest)
+
+    async def aretry(self, key: str) -> None:
+        self.retry(key)
+
+    async def afinish(
+        self, key: str, *, status: ExecutionStatus, content: str | None, outcome: str | None
+    ) -> None:
+        self.finish(key, status=status, content=content, outcome=outcome)

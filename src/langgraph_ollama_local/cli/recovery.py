@@ -1,0 +1,144 @@
+"""The recovery rows of `hitl doctor`: what a crash left behind, and whether it is moving.
+
+- expired leases: runs whose worker stopped renewing (killed, hung); a live worker takes
+  them over, so rows that stay here mean no worker is running;
+- stuck runs: queued for more than five minutes;
+- notifications: pending (due or backing off) and failed for good;
+- in-doubt tool calls: the process died while an approved call ran, so it was not
+  repeated and a person should check whether it took effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from langgraph_ollama_local.cli.doctor import Check
+from langgraph_ollama_local.store.checkpointer import storage_kind
+
+STUCK_AFTER_SECONDS = 300
+
+
+def recovery_checks(url: str) -> list[Check]:
+    if storage_kind(url) == "memory":
+        return []
+    try:
+        return asyncio.run(_recovery_checks(url))
+    except SQLAlchemyError as exc:
+        detail = str(exc).splitlines()[0][:200]
+        if "no such table" in detail or "does not exist" in detail:
+            return [Check("service state", True, "no service data yet (nothing has been served here)")]
+        return [Check("service state", False, f"could not read the service tables: {detail}", required=False)]
+
+
+async def _recovery_checks(url: str) -> list[Check]:
+    from langgraph_ollama_local.store.approval_store import ApprovalStore
+    from langgraph_ollama_local.store.run_queue import RunQueue
+    from langgraph_ollama_local.store.schema import notifications, tool_executions
+
+    store = await ApprovalStore.open(url, run_migrations=False)
+    try:
+        now = datetime.now(UTC)
+        health = await RunQueue(store.engine).health(now, stuck_after_seconds=STUCK_AFTER_SECONDS)
+        async with store.engine.connect() as conn:
+            counts: dict[str, int] = dict(
+                (
+                    await conn.execute(
+                        select(notifications.c.status, func.count()).group_by(notifications.c.status)
+                    )
+                ).all()
+            )
+            oldest = await conn.scalar(
+                select(func.min(notifications.c.created_at)).where(notifications.c.status == "pending")
+            )
+            doubtful = list(
+                (
+                    await conn.execute(
+                        select(tool_executions)
+                        .where(tool_executions.c.status.in_(("in_doubt", "started")))
+                        .order_by(tool_executions.c.started_at)
+                        .limit(20)
+                    )
+                ).all()
+            )
+    finally:
+        await store.close()
+    return [
+        Check("run queue", True, f"{health.queued} queued, {health.running} running"),
+        _leases_check(health.expired_leases, now),
+        _stuck_check(health.stuck_queued, now),
+        _notifications_check(counts, oldest),
+        _doubt_check(doubtful),
+    ]
+
+
+def _age(since: datetime | None, now: datetime) -> str:
+    if since is None:
+        return "?"
+    seconds = (now - (since if since.tzinfo else since.replace(tzinfo=UTC))).total_seconds()
+    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}min"
+
+
+def _leases_check(expired: list[Any], now: datetime) -> Check:
+    if not expired:
+        return Check("expired leases", True, "none")
+    rows = "; ".join(
+        f"run {r.id[:12]} (thread {r.thread_id}, worker {r.lease_owner}, "
+        f"expired {_age(r.lease_expires_at, now)} ago)"
+        for r in expired[:10]
+    )
+    return Check(
+        "expired leases",
+        False,
+        f"{len(expired)} run(s) whose worker stopped: {rows}",
+        "a running worker takes these over by itself; if they stay, start one: `hitl worker` "
+        "(PostgreSQL) or restart `hitl serve` (SQLite)",
+    )
+
+
+def _stuck_check(stuck: list[Any], now: datetime) -> Check:
+    if not stuck:
+        return Check("stuck runs", True, f"none queued longer than {STUCK_AFTER_SECONDS // 60} min")
+    rows = "; ".join(
+        f"run {r.id[:12]} (thread {r.thread_id}, queued {_age(r.created_at, now)})" for r in stuck[:10]
+    )
+    return Check(
+        "stuck runs",
+        False,
+        f"{len(stuck)} run(s) waiting: {rows}",
+        "no worker is taking runs: start `hitl worker`, or `hitl serve` with --workers above 0",
+    )
+
+
+def _notifications_check(counts: dict[str, int], oldest: datetime | None) -> Check:
+    pending, failed = counts.get("pending", 0), counts.get("failed", 0)
+    detail = f"{pending} pending" + (f" (oldest {_age(oldest, datetime.now(UTC))})" if pending else "")
+    detail += f", {failed} failed for good, {counts.get('sent', 0)} sent"
+    if failed:
+        return Check(
+            "notifications",
+            False,
+            detail,
+            "check the webhook URLs / SMTP settings (HITL_NOTIFICATIONS__*, HITL_SMTP__*); "
+            "`last_error` of each row in hitl_notifications says why",
+            required=False,
+        )
+    return Check("notifications", True, detail)
+
+
+def _doubt_check(rows: list[Any]) -> Check:
+    if not rows:
+        return Check("tool calls in doubt", True, "none")
+    listed = "; ".join(f"{r.tool} {r.tool_call_id} in thread {r.thread_id} ({r.status})" for r in rows[:10])
+    return Check(
+        "tool calls in doubt",
+        False,
+        f"{len(rows)} approved call(s) were running when a process died: {listed}",
+        "they were not run again; check whether each took effect (a 'started' row is one whose "
+        "thread has not been recovered yet)",
+        required=False,
+    )

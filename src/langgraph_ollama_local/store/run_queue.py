@@ -1,0 +1,214 @@
+"""The run queue: runs are rows, taken by workers under a lease.
+
+Any number of processes share it. A worker takes the oldest runnable run with one
+`UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)` (on SQLite, where one writer
+holds the database at a time, the same statement without the lock clause), holds it under
+a lease it renews while the graph runs, and finishes it only while it still holds the
+lease (a fencing check). A run whose lease ran out — its worker was killed or hung — is
+runnable again and is taken over, its `attempts` counting up.
+
+One thread never has two runs at once: a run is runnable only when no earlier run of its
+thread is queued or running. On PostgreSQL a new run is announced with `NOTIFY hitl_runs`
+in the same transaction, so idle workers wake at commit instead of at their next poll.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from langgraph_ollama_local.store.approval_store import Run, _to_run, utcnow
+from langgraph_ollama_local.store.audit import append_audit
+from langgraph_ollama_local.store.schema import runs
+
+RUNS_CHANNEL = "hitl_runs"
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class QueueHealth:
+    """What `hitl doctor` shows about the queue."""
+
+    queued: int
+    running: int
+    expired_leases: list[Run]
+    stuck_queued: list[Run]
+
+
+class RunQueue:
+    """Enqueue, claim under lease, renew, finish (fenced)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    async def enqueue(
+        self, thread_id: str, run_input: Any, *, actor: str, resume_key: str | None = None
+    ) -> tuple[Run, bool]:
+        """(the run, True if new). With a `resume_key`, a second enqueue returns the first run."""
+        run = Run(
+            id=uuid.uuid4().hex,
+            thread_id=thread_id,
+            status="queued",
+            input=run_input,
+            created_at=utcnow(),
+            created_by=actor,
+            resume_key=resume_key,
+        )
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(runs).values(**run.__dict__))
+                await append_audit(
+                    conn,
+                    actor=actor,
+                    action="run.created",
+                    subject_type="run",
+                    subject_id=run.id,
+                    thread_id=thread_id,
+                    data={"input": run_input},
+                )
+                await self._announce(conn, run.id)
+        except IntegrityError:
+            if resume_key is None:
+                raise
+            async with self.engine.connect() as conn:
+                row = (await conn.execute(select(runs).where(runs.c.resume_key == resume_key))).first()
+            if row is None:  # pragma: no cover - the conflicting row cannot vanish
+                raise
+            return _to_run(row), False
+        return run, True
+
+    async def _announce(self, conn: AsyncConnection, run_id: str) -> None:
+        if self.is_postgres:
+            await conn.execute(
+                text("SELECT pg_notify(:channel, :run_id)"), {"channel": RUNS_CHANNEL, "run_id": run_id}
+            )
+
+    async def claim(self, worker_id: str, lease_seconds: float, now: datetime | None = None) -> Run | None:
+        """Take the oldest runnable run for `worker_id`, or None when there is none."""
+        now = now or utcnow()
+        earlier = runs.alias("earlier")
+        runnable = or_(
+            runs.c.status == "queued",
+            and_(runs.c.status == "running", runs.c.lease_expires_at < now),
+        )
+        blocked = exists(
+            select(earlier.c.id).where(
+                earlier.c.thread_id == runs.c.thread_id,
+                earlier.c.status.in_(ACTIVE),
+                or_(
+                    earlier.c.created_at < runs.c.created_at,
+                    and_(earlier.c.created_at == runs.c.created_at, earlier.c.id < runs.c.id),
+                ),
+            )
+        )
+        candidate = (
+            select(runs.c.id)
+            .where(runnable, ~blocked)
+            .order_by(runs.c.created_at, runs.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=runs)
+            .scalar_subquery()
+        )
+        stmt = (
+            update(runs)
+            .where(runs.c.id == candidate, runnable)
+            .values(
+                status="running",
+                lease_owner=worker_id,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                started_at=now,
+                attempts=runs.c.attempts + 1,
+            )
+            .returning(*runs.c)
+        )
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(stmt)).first()
+        return _to_run(row) if row is not None else None
+
+    async def renew(self, run_id: str, worker_id: str, lease_seconds: float) -> bool:
+        """Extend the lease; False when this worker no longer holds the run."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.lease_owner == worker_id, runs.c.status == "running")
+                .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+            )
+        return bool(result.rowcount)
+
+    async def finish(self, run_id: str, worker_id: str, status: str, *, error: str | None = None) -> bool:
+        """Record the outcome if `worker_id` still holds the run; False when it was taken over."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.lease_owner == worker_id, runs.c.status == "running")
+                .values(
+                    status=status, error=error, finished_at=utcnow(), lease_owner=None, lease_expires_at=None
+                )
+            )
+        return bool(result.rowcount)
+
+    async def release_owned_by(self, worker_id: str) -> int:
+        """Give back every run a stopping worker holds, so others take them at once."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(runs)
+                .where(runs.c.lease_owner == worker_id, runs.c.status == "running")
+                .values(status="queued", lease_owner=None, lease_expires_at=None)
+            )
+        return int(result.rowcount or 0)
+
+    async def expire_all_leases(self) -> int:
+        """Single-process start: nobody else can hold a lease, so every running run is orphaned."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(runs)
+                .where(runs.c.status == "running")
+                .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+            )
+        return int(result.rowcount or 0)
+
+    async def health(self, now: datetime | None = None, *, stuck_after_seconds: float = 300) -> QueueHealth:
+        now = now or utcnow()
+        async with self.engine.connect() as conn:
+            counts: dict[str, int] = dict(
+                (
+                    await conn.execute(
+                        select(runs.c.status, func.count())
+                        .where(runs.c.status.in_(ACTIVE))
+                        .group_by(runs.c.status)
+                    )
+                ).all()
+            )
+            expired = await conn.execute(
+                select(runs)
+                .where(runs.c.status == "running", runs.c.lease_expires_at < now)
+                .order_by(runs.c.created_at)
+                .limit(50)
+            )
+            expired_runs = [_to_run(r) for r in expired]
+            stuck = await conn.execute(
+                select(runs)
+                .where(
+                    runs.c.status == "queued",
+                    runs.c.created_at < now - timedelta(seconds=stuck_after_seconds),
+                )
+                .order_by(runs.c.created_at)
+                .limit(50)
+            )
+            stuck_runs = [_to_run(r) for r in stuck]
+        return QueueHealth(
+            queued=int(counts.get("queued", 0)),
+            running=int(counts.get("running", 0)),
+            expired_leases=expired_runs,
+            stuck_queued=stuck_runs,
+        )
