@@ -25,7 +25,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -536,8 +536,15 @@ class ServiceRuntime:
 
     async def _sweeper(self) -> None:
         """Deadlines and the decided-but-not-resumed check (worker processes); the gauge (all)."""
+        sweeps = 0
         while True:
-            for job in (self.sweep_deadlines, self.reconcile) if self.settings.workers else ():
+            jobs: list[Callable[[], Awaitable[object]]] = (
+                [self.sweep_deadlines] if self.settings.workers else []
+            )
+            if self.settings.workers and sweeps % RECONCILE_EVERY == 0:
+                jobs.append(self.reconcile)
+            sweeps += 1
+            for job in jobs:
                 try:
                     await job()
                 except Exception:
@@ -579,9 +586,7 @@ class ServiceRuntime:
         decision's commit and the enqueue. The resume key makes a second enqueue a no-op.
         """
         queued = 0
-        for run in await self.store.runs_with_status("paused"):
-            if await self._thread_active(run.thread_id):
-                continue
+        for run in await self.queue.paused_with_nothing_pending():
             state = await self.graph.aget_state(self.config(run.thread_id))
             markers = [i.id for i in state.interrupts] or ([f"breakpoint:{run.id}"] if state.next else [])
             for interrupt_id in markers:
@@ -603,9 +608,6 @@ class ServiceRuntime:
 
     recover = reconcile  # the name older callers use
 
-    async def _thread_active(self, thread_id: str) -> bool:
-        return any(r.status in ("queued", "running") for r in await self.store.thread_runs(thread_id))
-
     async def _refresh_pending_gauge(self) -> None:
         _, total = await self.store.inbox(InboxQuery(limit=1))
         self.metrics.pending.set(total)
@@ -621,6 +623,7 @@ class ServiceRuntime:
 
 
 _SKIP = object()
+RECONCILE_EVERY = 10  # sweeps between two reconcile passes
 _RUN_ENDS = frozenset({"run.succeeded", "run.failed", "run.paused", "run.cancelled"})
 
 

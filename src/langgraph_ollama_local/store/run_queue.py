@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from langgraph_ollama_local.store.approval_store import Run, _to_run, utcnow
 from langgraph_ollama_local.store.audit import append_audit
-from langgraph_ollama_local.store.schema import runs
+from langgraph_ollama_local.store.schema import approval_requests, runs
 
 RUNS_CHANNEL = "hitl_runs"
 ACTIVE = ("queued", "running")
@@ -176,6 +176,36 @@ class RunQueue:
                 .values(lease_expires_at=utcnow() - timedelta(seconds=1))
             )
         return int(result.rowcount or 0)
+
+    async def paused_with_nothing_pending(self, limit: int = 200) -> list[Run]:
+        """Threads whose latest run paused and whose inbox items are all decided.
+
+        The candidates for a lost resume (a process died between a decision's commit and
+        the resume's enqueue); normally empty. Uses the thread indexes, so paused threads
+        still waiting for people cost nothing here.
+        """
+        later = runs.alias("later")
+        pending = approval_requests.alias("pending")
+        stmt = (
+            select(runs)
+            .where(
+                runs.c.status == "paused",
+                ~exists(
+                    select(later.c.id).where(
+                        later.c.thread_id == runs.c.thread_id, later.c.created_at > runs.c.created_at
+                    )
+                ),
+                ~exists(
+                    select(pending.c.id).where(
+                        pending.c.thread_id == runs.c.thread_id, pending.c.status == "pending"
+                    )
+                ),
+            )
+            .order_by(runs.c.created_at)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [_to_run(r) for r in await conn.execute(stmt)]
 
     async def health(self, now: datetime | None = None, *, stuck_after_seconds: float = 300) -> QueueHealth:
         now = now or utcnow()
