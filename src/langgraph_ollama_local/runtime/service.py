@@ -184,8 +184,6 @@ class ServiceRuntime:
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._thread_locks: dict[str, asyncio.Lock] = {}
-        self._active: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
         self._broadcast = (
             PgNotifier(
@@ -323,29 +321,26 @@ class ServiceRuntime:
                 log.exception("run %s failed unexpectedly", run.id)
 
     async def _execute(self, run: Run) -> None:
-        lock = self._thread_locks.setdefault(run.thread_id, asyncio.Lock())
-        async with lock:
-            self._active.add(run.id)
-            await self.emit("run.started", run_id=run.id, thread_id=run.thread_id)
-            started = time.perf_counter()
-            work = asyncio.create_task(self._advance(run))
-            heartbeat = asyncio.create_task(self._keep_lease(run, work))
-            try:
-                status, error = await work
-            except asyncio.CancelledError:
-                if not heartbeat.done() or heartbeat.result() is not False:
-                    raise
-                log.warning("run %s was taken over by another worker; this attempt stopped", run.id)
-                return
-            finally:
-                heartbeat.cancel()
-                self._active.discard(run.id)
-            if not await self.queue.finish(run.id, self.worker_id, status, error=error):
-                log.warning("run %s finished after its lease was lost; the new holder records it", run.id)
-                return
-            self.metrics.run_duration.labels(status).observe(time.perf_counter() - started)
-            self.metrics.runs.labels(status).inc()
-            await self.emit(f"run.{status}", run_id=run.id, thread_id=run.thread_id, error=error)
+        # One run per thread at a time is the queue's rule (claim), across processes.
+        await self.emit("run.started", run_id=run.id, thread_id=run.thread_id)
+        started = time.perf_counter()
+        work = asyncio.create_task(self._advance(run))
+        heartbeat = asyncio.create_task(self._keep_lease(run, work))
+        try:
+            status, error = await work
+        except asyncio.CancelledError:
+            if not heartbeat.done() or heartbeat.result() is not False:
+                raise
+            log.warning("run %s was taken over by another worker; this attempt stopped", run.id)
+            return
+        finally:
+            heartbeat.cancel()
+        if not await self.queue.finish(run.id, self.worker_id, status, error=error):
+            log.warning("run %s finished after its lease was lost; the new holder records it", run.id)
+            return
+        self.metrics.run_duration.labels(status).observe(time.perf_counter() - started)
+        self.metrics.runs.labels(status).inc()
+        await self.emit(f"run.{status}", run_id=run.id, thread_id=run.thread_id, error=error)
 
     async def _advance(self, run: Run) -> tuple[str, str | None]:
         """Run the graph to its next pause or its end: ("paused" | "succeeded" | "failed", error)."""
