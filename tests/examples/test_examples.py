@@ -210,8 +210,8 @@ def test_committed_graph_images_are_current():
     ).read_text()
 
 
-
 @pytest.mark.embedded
+@pytest.mark.timeout(960)  # above the subprocess's own 900 s bound, so that one reports
 def test_script_with_the_real_offline_model(tmp_path):
     """The script as a user runs it, on the embedded model (no Ollama here): ~1.5 min.
 
