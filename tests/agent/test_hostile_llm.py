@@ -484,18 +484,17 @@ def test_malformed_call_runs_nothing_and_ends_clearly(rec, saver, make):
     assert run.clear() == "finished" and rec.ran() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open hole in approvals/policy.py (outside this change): a 'NaN' string is read as "
-    "float('nan'), which no gt/gte condition matches, so a rule gating large amounts falls "
-    "through to 'allow'",
-)
 def test_malformed_nan_string_cannot_slip_past_a_gt_condition(rec):
     policy = ApprovalPolicy.from_mapping(
         {"default": "allow", "tools": {"transfer": {"when": [{"arg": "amount", "op": "gt", "value": 1000}]}}}
     )
-    Run(hostile(calls_msg(tool_call("transfer", {"amount": "NaN"}))), rec, policy=policy).say()
-    assert rec.transfers == []
+    for amount in ("NaN", "nan", "Infinity", "-inf", "1e999"):
+        run = Run(hostile(calls_msg(tool_call("transfer", {"amount": amount}))), rec, policy=policy).say()
+        assert run.clear() == "paused", amount  # undecidable amount: the strictest rule (review) applies
+    Run(hostile(calls_msg(tool_call("transfer", {"amount": float("nan")}))), rec, policy=policy).say()
+    assert rec.transfers == []  # a float NaN is refused outright (args_problem)
+    small = Run(hostile(calls_msg(tool_call("transfer", {"amount": "12.5"}))), rec, policy=policy).say()
+    assert small.clear() == "finished" and len(rec.transfers) == 1  # a real small amount is still allowed
 
 
 def test_malformed_huge_args_are_shown_in_full_and_not_run(rec, saver):

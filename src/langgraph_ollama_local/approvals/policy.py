@@ -8,6 +8,7 @@ condition cannot be evaluated, the strictest rule for that tool applies.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Collection, Mapping
@@ -85,7 +86,11 @@ def _lookup(args: Mapping[str, Any], path: str) -> tuple[bool, Any]:
 def _number(value: Any) -> float:
     if isinstance(value, bool):
         raise TypeError("a boolean is not an amount")
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number):
+        # NaN compares false with everything, so "amount gt 1000" would let it through.
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
 
 
 def _domains(value: Any) -> list[str]:
