@@ -185,6 +185,16 @@ class Driver:
                 return
             time.sleep(0.1)
 
+    def describe(self, thread: str) -> str:
+        """Where an unfinished thread stands, for the failure message."""
+        state = self.call("GET", f"/threads/{thread}/state")
+        if state is None or state.status_code != 200:
+            return "state unreadable"
+        body = state.json()
+        last = (body.get("values", {}).get("messages") or [{}])[-1]
+        content = str(last.get("data", last).get("content", ""))[:80]
+        return f"next={body.get('next')} interrupts={len(body.get('interrupts') or [])} last={last.get('type')}:{content!r}"
+
     def finished(self, thread: str) -> bool:
         state = self.call("GET", f"/threads/{thread}/state")
         if state is None or state.status_code != 200:
@@ -223,6 +233,20 @@ def test_kill_9_at_random_points_loses_no_decision_and_repeats_no_effect(pg_url,
         for thread in threads:
             thread.join(THREAD_DEADLINE + 60)
         report = check_invariants(pg_url, drivers)
+    except AssertionError:
+        for thread in [t for d in drivers for t in d.unfinished]:
+            print(f"unfinished {thread}: {drivers[0].describe(thread)}")
+            with psycopg.connect(pg_url) as conn:
+                for row in conn.execute("SELECT id, status, attempts, input->>'kind', resume_key, error, created_at "
+                                        "FROM hitl_runs WHERE thread_id = %s ORDER BY created_at", (thread,)):
+                    print(f"  run {row}")
+                for row in conn.execute("SELECT id, tool, status, interrupt_id, created_at FROM hitl_approval_requests "
+                                        "WHERE thread_id = %s ORDER BY created_at", (thread,)):
+                    print(f"  request {row}")
+                for row in conn.execute("SELECT key, status FROM hitl_tool_executions WHERE key LIKE %s",
+                                        (f"{thread}/%",)):
+                    print(f"  ledger {row}")
+        raise
     finally:
         stop.set()
         cluster.stop()

@@ -152,3 +152,46 @@ async def test_decided_but_not_resumed_is_resumed_on_start(store_url, tmp_path):
         finally:
             await runtime.stop()
             await runtime.store.close()
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL inside the graph: nothing of ours catches a BaseException."""
+
+
+async def test_run_killed_between_a_nodes_writes_and_the_next_checkpoint_continues(store_url, tmp_path):
+    """LangGraph saved the agent node's writes, then the process died before the next
+    checkpoint: the snapshot shows no `next` (that task has its writes) yet the graph is
+    not done. The run taken over must continue to the approval, not call it finished."""
+    spy, clock = Spy(), Clock()
+    async with open_async_checkpointer(f"sqlite:///{tmp_path}/cp.db") as saver:
+        store = await ApprovalStore.open(store_url)
+        graph = create_approval_agent(
+            ScriptedChatModel(script=email_assistant_script), spy.tools(), policy=POLICY, checkpointer=saver
+        )
+        runtime = ServiceRuntime(graph, store, settings=Settings(workers=0, sweep_interval=3600), clock=clock)
+        try:
+            await store.ensure_thread("t", actor="alice")
+            await runtime.queue.enqueue("t", {"kind": "message", "message": "Send email to alice@example.com"}, actor="alice")
+            first = await runtime.queue.claim("w1", 30)
+            real_aput = saver.aput
+
+            async def dies_after_the_agent_step(config, checkpoint, metadata, new_versions):
+                if metadata.get("step") == 1:  # the checkpoint after the agent node
+                    raise Killed
+                return await real_aput(config, checkpoint, metadata, new_versions)
+
+            saver.aput = dies_after_the_agent_step
+            with pytest.raises(Killed):
+                await runtime._advance(first)
+            saver.aput = real_aput
+            snapshot = await graph.aget_state({"configurable": {"thread_id": "t"}})
+            assert snapshot.next == () and snapshot.tasks  # looks finished, is not
+
+            await runtime.queue.expire_all_leases()
+            second = await runtime.queue.claim("w2", 30)
+            assert second is not None and second.id == first.id and second.attempts == 2
+            assert await runtime._advance(second) == ("paused", None)
+            (request,) = await pending(runtime)
+            assert request.tool == "send_email" and spy.emails == []
+        finally:
+            await store.close()

@@ -390,7 +390,10 @@ class ServiceRuntime:
             checkpoint = await self.graph.checkpointer.aget_tuple(self.config(run.thread_id))  # type: ignore[union-attr]
             if checkpoint is not None and checkpoint.metadata.get("hitl_run_id") == run.id:
                 state = await self.graph.aget_state(self.config(run.thread_id))
-                return None if state.next and not state.interrupts else _SKIP
+                # `next` leaves out tasks whose writes were saved before the crash; the step
+                # is still unfinished while the snapshot has tasks: None continues it.
+                unfinished = bool(state.next or state.tasks)
+                return None if unfinished and not state.interrupts else _SKIP
         kind = spec.get("kind")
         if kind == "message":
             return {"messages": [("user", spec["message"])]}
