@@ -24,6 +24,13 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -
     || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } \
     || echo "    could not install chromium: the browser tests will be skipped" >&2
 fi
+# Graphviz's `dot` turns `hitl graph --png` diagrams into pictures (optional for users).
+if ! command -v dot >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "==> installing Debian's graphviz for graph pictures"
+  apt-get install -y -q graphviz >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q graphviz >/dev/null 2>&1; } \
+    || echo "    could not install graphviz: graph pictures (and their test) are skipped" >&2
+fi
 
 if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ] && [ "$STAMP" -nt scripts/install.sh ]; then
   exit 0  # up to date
