@@ -160,11 +160,12 @@ class Driver:
         self.unfinished.append(thread)
 
     def appears(self, thread: str, seconds: float = 20) -> bool:
+        """Whether the start committed its run (the thread alone may exist without one)."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            state = self.call("GET", f"/threads/{thread}/state")
-            if state is not None and state.status_code == 200:
-                return True
+            trail = self.call("GET", "/audit", params={"thread_id": thread})
+            if trail is not None and trail.status_code == 200:
+                return any(e["action"] == "run.created" for e in trail.json())
             time.sleep(0.2)
         return False
 

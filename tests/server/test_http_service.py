@@ -125,7 +125,10 @@ def test_inbox_live_stream_and_decisions(server):
     listener.join(10)
     requested = next(e for e in events if e["type"] == "approval.requested")
     inbox = server.http.get("/approvals", params={"thread_id": "t2"}).json()
-    assert inbox["total"] == 1
+    assert inbox["total"] == 1 and inbox["total_is_exact"] is True
+    capped = server.http.get("/approvals", params={"thread_id": "t2", "count": "capped"}).json()
+    assert (capped["total"], capped["total_is_exact"]) == (1, True)  # below the cap the count is exact
+    assert server.http.get("/approvals", params={"count": "approx"}).status_code == 422
     item = inbox["items"][0]
     assert requested["approval"]["id"] == item["id"]
 

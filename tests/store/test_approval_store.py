@@ -41,6 +41,10 @@ async def test_record_is_idempotent_and_inbox_is_ordered(store_url):
         assert [r.id for r in page] == [soon[0].id, late[0].id, none[0].id]
         assert (await store.inbox(InboxQuery(tool="get_weather")))[1] == 0
         assert (await store.inbox(InboxQuery(role="manager", limit=1)))[0][0].id == soon[0].id
+        capped_page, capped = await store.inbox(InboxQuery(limit=1, count_limit=2))
+        assert capped == 2 and [r.id for r in capped_page] == [soon[0].id]  # counts stop at the cap
+        assert (await store.inbox(InboxQuery(count_limit=5)))[1] == 3  # below the cap: exact
+        assert (await store.inbox(InboxQuery(count_limit=0)))[1] == 0  # not counted
     finally:
         await store.close()
 

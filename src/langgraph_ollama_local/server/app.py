@@ -13,7 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, replace
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -67,6 +67,7 @@ from langgraph_ollama_local.store.tokens import TokenStore
 from langgraph_ollama_local.web import mount_web
 
 WAIT_SECONDS = 300.0
+TOTAL_CAP = 1000  # `GET /approvals?count=capped` counts this many at most
 MONITOR_ROLE = "monitor"
 
 
@@ -179,7 +180,7 @@ def create_app(
     # -- the tutorial's endpoints -------------------------------------------------------
 
     async def thread_summary(runtime: ServiceRuntime, thread_id: str) -> ChatResponse:
-        page, _ = await runtime.store.inbox(InboxQuery(thread_id=thread_id))
+        page, _ = await runtime.store.inbox(InboxQuery(thread_id=thread_id, limit=1, count_limit=0))
         action = public_request(page[0]) if page else None
         return ChatResponse(
             response=await runtime.last_reply(thread_id), pending_approval=bool(page), pending_action=action
@@ -199,7 +200,7 @@ def create_app(
         runtime = rt(request)
         if not await runtime.store.thread_exists(body.thread_id):
             raise HTTPException(404, f"thread {body.thread_id!r} does not exist")
-        page, _ = await runtime.store.inbox(InboxQuery(thread_id=body.thread_id))
+        page, _ = await runtime.store.inbox(InboxQuery(thread_id=body.thread_id, limit=1, count_limit=0))
         if not page:
             raise HTTPException(409, f"thread {body.thread_id!r} has no pending action to approve")
         answer: dict[str, Any] = {"type": "approve"} if body.approved else {"type": "reject"}
@@ -400,6 +401,11 @@ def create_app(
         role: str | None = None,
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0, le=10**9),
+        count: Literal["exact", "capped"] = Query(
+            "exact",
+            description=f"`capped` counts at most {TOTAL_CAP} matches (flat with any backlog); "
+            "`total_is_exact` says whether `total` is the full count",
+        ),
     ) -> Any:
         query = InboxQuery(
             status=None if status == "all" else status,
@@ -408,9 +414,17 @@ def create_app(
             role=role,
             limit=limit,
             offset=offset,
+            count_limit=TOTAL_CAP + 1 if count == "capped" else None,
         )
         page, total = await rt(request).store.inbox(query)
-        return {"items": [public_request(r) for r in page], "total": total, "limit": limit, "offset": offset}
+        exact = total <= TOTAL_CAP or count == "exact"
+        return {
+            "items": [public_request(r) for r in page],
+            "total": total if exact else TOTAL_CAP,
+            "total_is_exact": exact,
+            "limit": limit,
+            "offset": offset,
+        }
 
     @app.get("/approvals/{request_id}")
     async def get_approval(request_id: str, request: Request, _user: User) -> Any:

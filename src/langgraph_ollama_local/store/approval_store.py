@@ -117,6 +117,9 @@ class InboxQuery:
     role: str | None = None
     limit: int = 50
     offset: int = 0
+    # Count at most this many matching rows (None: all). An exact COUNT reads every
+    # matching row, so it grows with the backlog; a capped one stays flat.
+    count_limit: int | None = None
 
 
 class ApprovalStore:
@@ -299,7 +302,10 @@ class ApprovalStore:
         return stmt
 
     async def inbox(self, query: InboxQuery = InboxQuery()) -> tuple[list[ApprovalRequest], int]:
-        """Inbox page ordered by deadline (soonest first, none last), then age; and the total."""
+        """Inbox page ordered by deadline (soonest first, none last), then age; and the total.
+
+        The total counts at most `query.count_limit` rows (0: not counted, returns 0).
+        """
         stmt = self._inbox_select(query)
         order = (
             approval_requests.c.deadline.is_(None),
@@ -308,8 +314,14 @@ class ApprovalStore:
         )
         async with self.engine.connect() as conn:
             rows = await conn.execute(stmt.order_by(*order).limit(query.limit).offset(query.offset))
-            total = await conn.scalar(select(func.count()).select_from(stmt.subquery()))
-            return [_to_request(r) for r in rows], int(total or 0)
+            page = [_to_request(r) for r in rows]
+            if query.count_limit == 0:
+                return page, 0
+            counted = stmt.with_only_columns(approval_requests.c.id)
+            if query.count_limit is not None:
+                counted = counted.limit(query.count_limit)
+            total = await conn.scalar(select(func.count()).select_from(counted.subquery()))
+            return page, int(total or 0)
 
     async def pending_for_interrupt(self, interrupt_id: str) -> list[ApprovalRequest]:
         async with self.engine.connect() as conn:

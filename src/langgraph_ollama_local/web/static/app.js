@@ -343,7 +343,7 @@ function removeCard(id, afterDecision) {
 // -- inbox ----------------------------------------------------------------------------------
 
 function filterParams(form, extra = {}) {
-  const params = new URLSearchParams({ limit: "200", ...extra });
+  const params = new URLSearchParams({ limit: "200", count: "capped", ...extra });
   for (const [key, value] of new FormData(form)) if (String(value).trim()) params.set(key, String(value).trim());
   return params;
 }
@@ -414,10 +414,11 @@ async function keepOrFlag(entry) {
 
 async function loadCount() {
   try {
-    const data = await api("/approvals?status=pending&limit=1");
-    $("pending-count").textContent = String(data.total);
-    document.title = document.title.replace(/^\(\d+\) /, "");
-    if (data.total) document.title = `(${data.total}) ${document.title}`;
+    const data = await api("/approvals?status=pending&limit=1&count=capped");
+    const shown = data.total_is_exact ? String(data.total) : `${data.total}+`;
+    $("pending-count").textContent = shown;
+    document.title = document.title.replace(/^\(\d+\+?\) /, "");
+    if (data.total) document.title = `(${shown}) ${document.title}`;
   } catch {
     // the inbox load shows the error
   }
