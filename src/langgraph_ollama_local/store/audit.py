@@ -59,11 +59,18 @@ async def append_audit(
     at: datetime | None = None,
 ) -> AuditEntry:
     """Append one entry inside the caller's transaction."""
-    # Write first: takes the head's row lock (PostgreSQL) / the write lock (SQLite) at once.
-    touched = await conn.execute(update(audit_head).where(audit_head.c.id == 1).values(id=1))
-    if touched.rowcount != 1:
+    # Write first: takes the head's row lock (PostgreSQL) / the write lock (SQLite) at once,
+    # and reads the head in the same statement.
+    head = (
+        await conn.execute(
+            update(audit_head)
+            .where(audit_head.c.id == 1)
+            .values(id=1)
+            .returning(audit_head.c.last_seq, audit_head.c.last_hash)
+        )
+    ).first()
+    if head is None:
         raise RuntimeError("the audit chain head row is missing: run the store migrations (hitl serve does)")
-    head = (await conn.execute(select(audit_head).where(audit_head.c.id == 1))).one()
     seq = int(head.last_seq) + 1
     fields: dict[str, Any] = {
         "seq": seq,
