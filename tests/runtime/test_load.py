@@ -48,8 +48,7 @@ START_CLIENTS = 8  # concurrent POST /threads/{id}/runs in phase 1
 DECIDERS = max(4, min(32, math.ceil(RATE / 2)))  # client threads sharing the decision schedule
 # Leak guard, not a timing assert: a process's RSS after the decisions may be at most
 # 1.5 x its RSS when they started, plus 30 MB for allocator noise and caches warming up.
-# Expected growth is small but not zero: the scripted model (a test double) keeps every
-# prompt in ScriptedChatModel._calls, about 10 KB per run in a worker process.
+# The scripted model (a test double) keeps only its latest 1000 prompts.
 RSS_FACTOR = 1.5
 RSS_SLACK_MB = 30.0
 

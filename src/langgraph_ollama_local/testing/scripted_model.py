@@ -21,6 +21,21 @@ def tool_call(name: str, args: dict[str, Any], call_id: str | None = None) -> To
     return ToolCall(name=name, args=args, id=call_id or f"call_{uuid.uuid4().hex[:12]}", type="tool_call")
 
 
+class _CallLog:
+    """Prompts seen, shared by a model and its `bind_tools` copies; bounded, so a
+    long-running service on the scripted model (load tests, benches) does not grow."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep, self.count = keep, 0
+        self.prompts: list[list[BaseMessage]] = []
+
+    def add(self, prompt: list[BaseMessage]) -> None:
+        self.count += 1
+        self.prompts.append(prompt)
+        if len(self.prompts) > self.keep:
+            del self.prompts[: len(self.prompts) - self.keep]
+
+
 class ScriptedChatModel(BaseChatModel):
     """Replies with `script(messages)`, or with `responses` in order (then repeats the last)."""
 
@@ -29,23 +44,30 @@ class ScriptedChatModel(BaseChatModel):
     script: Script | None = None
     responses: list[AIMessage] = Field(default_factory=list)
     bound_tool_names: tuple[str, ...] = ()
-    _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+    keep_calls: int = Field(default=1000, ge=1, description="How many recent prompts `calls` keeps.")
+    _log: _CallLog | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
         return "scripted"
 
     @property
+    def _calls_log(self) -> _CallLog:
+        if self._log is None:
+            self._log = _CallLog(self.keep_calls)
+        return self._log
+
+    @property
     def calls(self) -> list[list[BaseMessage]]:
-        """Every prompt the model was given, for assertions."""
-        return self._calls
+        """The prompts the model was given (the latest `keep_calls`), for assertions."""
+        return self._calls_log.prompts
 
     def bind_tools(
         self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any
     ) -> Runnable[LanguageModelInput, AIMessage]:
         names = tuple(getattr(t, "name", None) or getattr(t, "__name__", str(t)) for t in tools)
         bound = self.model_copy(update={"bound_tool_names": names})
-        bound._calls = self._calls
+        bound._log = self._calls_log
         return bound
 
     def _generate(
@@ -55,11 +77,12 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        self._calls.append(list(messages))
+        log = self._calls_log
+        log.add(list(messages))
         if self.script is not None:
             reply = self.script(messages)
         elif self.responses:
-            index = min(len(self._calls) - 1, len(self.responses) - 1)
+            index = min(log.count - 1, len(self.responses) - 1)
             reply = self.responses[index]
         else:
             reply = AIMessage(content="")
