@@ -303,6 +303,7 @@ class ServiceRuntime:
 
     async def _worker(self) -> None:
         while True:
+            self._wake.clear()  # before looking, so a wake-up during the claim is not lost
             try:
                 run = await self.queue.claim(self.worker_id, self.settings.lease_seconds)
             except Exception:  # the database is away: try again shortly
@@ -310,7 +311,6 @@ class ServiceRuntime:
                 await asyncio.sleep(self.settings.poll_seconds)
                 continue
             if run is None:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.settings.poll_seconds):
                         await self._wake.wait()

@@ -111,14 +111,13 @@ class RunQueue:
                 ),
             )
         )
-        candidate = (
-            select(runs.c.id)
-            .where(runnable, ~blocked)
-            .order_by(runs.c.created_at, runs.c.id)
-            .limit(1)
-            .with_for_update(skip_locked=True, of=runs)
-            .scalar_subquery()
-        )
+        eligible = select(runs.c.id).where(runnable, ~blocked).order_by(runs.c.created_at, runs.c.id).limit(1)
+        # Idle workers ask often (every wake-up, every poll, after every run): a plain read
+        # answers "nothing to do" without taking SQLite's write lock or committing.
+        async with self.engine.connect() as conn:
+            if (await conn.execute(eligible)).first() is None:
+                return None
+        candidate = eligible.with_for_update(skip_locked=True, of=runs).scalar_subquery()
         stmt = (
             update(runs)
             .where(runs.c.id == candidate, runnable)
