@@ -266,16 +266,17 @@ def test_smuggled_args_show_exactly_and_run_once_only_after_approval(rec, saver,
     assert run.clear() == "finished"
 
 
-def test_smuggled_header_injection_is_refused_by_the_real_mail_tool_after_approval(tmp_path):
+def test_smuggled_header_injection_is_refused_by_the_real_mail_tool_before_anyone_is_asked(tmp_path):
     tools = default_tools(LocalAgentConfig(home=tmp_path))
     model = hostile(calls_msg(tool_call("send_email", {**EMAIL, "to": "a@x.com\nBcc: evil@x.com"})))
     graph = create_approval_agent(model, tools, policy=POLICY, checkpointer=InMemorySaver())
     config: dict[str, Any] = {"configurable": {"thread_id": "t"}}
-    graph.invoke({"messages": [HumanMessage("go")]}, config)
-    assert not list(tmp_path.rglob("*.eml"))
-    (pending,) = graph.get_state(config).interrupts
-    graph.invoke(Command(resume={pending.id: {"type": "approve"}}), config)
+    graph.invoke({"messages": [HumanMessage("mail a@x.com")]}, config)
+    # The tool's own schema refuses the address, so no approver is shown the call at all.
+    assert graph.get_state(config).interrupts == ()
     assert not list(tmp_path.rglob("*.eml")) and graph.get_state(config).next == ()
+    results = [m for m in graph.get_state(config).values["messages"] if isinstance(m, ToolMessage)]
+    assert results and "should match pattern" in str(results[0].content)
 
 
 def test_smuggled_system_only_argument_is_refused_even_for_a_free_tool(rec, saver):

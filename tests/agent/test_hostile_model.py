@@ -109,10 +109,10 @@ def test_header_injection_in_a_recipient_is_refused_by_the_real_email_tool(tmp_p
     graph = create_approval_agent(hostile(AIMessage(content="", tool_calls=[tool_call("send_email", args)])),
                                   default_tools(config_obj), policy=POLICY, checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "h"}}
-    graph.invoke({"messages": [HumanMessage("go")]}, config)
-    (interrupt,) = graph.get_state(config).interrupts
-    graph.invoke(Command(resume={interrupt.id: {"type": "approve"}}), config)
-    assert not list((tmp_path / "outbox").glob("*.eml"))  # refused by the tool, nothing written
+    graph.invoke({"messages": [HumanMessage("mail bob@example.com")]}, config)
+    # Refused by the tool's schema before any approver sees it; nothing written.
+    assert graph.get_state(config).interrupts == ()
+    assert not list((tmp_path / "outbox").glob("*.eml"))
     assert clear_state(graph, config) == "finished"
 
 

@@ -10,7 +10,7 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
-from langgraph_ollama_local.agent.mail import DeliveryReceipt, InvalidEmailError
+from langgraph_ollama_local.agent.mail import DeliveryReceipt, InvalidEmailError, delivery_from_config
 from langgraph_ollama_local.agent.tools import default_tools, get_weather, make_send_email_tool
 from langgraph_ollama_local.config import LocalAgentConfig
 
@@ -85,12 +85,20 @@ def test_send_email_without_smtp_writes_to_the_outbox_and_says_so(tmp_path):
 
 def test_hostile_arguments_are_refused_and_nothing_is_sent(smtp_config, smtp_server, tmp_path):
     send_email = tools_by_name(smtp_config)["send_email"]
-    with pytest.raises(InvalidEmailError, match="line break"):
+    # The tool's schema refuses recipients that are not addresses (the gate checks it before
+    # asking anyone; the embedded model writes `to` under the same pattern)...
+    with pytest.raises(ValidationError, match="pattern"):
         send_email.invoke(ARGS | {"to": "alice@example.com\nBcc: evil@x.com"})
+    with pytest.raises(ValidationError, match="pattern"):
+        send_email.invoke(ARGS | {"to": "everyone"})
+    # ...and the mail layer refuses what the schema lets through.
     with pytest.raises(InvalidEmailError, match="line break"):
         send_email.invoke(ARGS | {"subject": "Lunch\r\nBcc: evil@x.com"})
+    delivery = delivery_from_config(smtp_config)
+    with pytest.raises(InvalidEmailError, match="line break"):
+        delivery.deliver("alice@example.com\nBcc: evil@x.com", "s", "b")
     with pytest.raises(InvalidEmailError, match="not a valid email address"):
-        send_email.invoke(ARGS | {"to": "everyone"})
+        delivery.deliver("everyone", "s", "b")
     assert smtp_server[2].messages == []
     assert not (tmp_path / "outbox").exists()
 

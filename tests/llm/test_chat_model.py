@@ -219,29 +219,47 @@ def test_bind_tools_accepts_tools_functions_models_and_dicts(scripted):
 
 
 def test_tool_choice_named_tool_prefills_the_call(scripted):
-    model, llama = scripted('"location": "Oslo"}}\n</tool_call>')
+    model, llama = scripted('{"location": "Oslo"}}\n</tool_call>')
     reply = model.bind_tools([send_email, get_weather], tool_choice="get_weather").invoke("hello")
     assert llama.prompts[0].endswith(
-        '<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {'
+        '<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": '
     )
     assert reply.tool_calls[0]["name"] == "get_weather" and reply.tool_calls[0]["args"] == {
         "location": "Oslo"
     }
+    # The arguments are sampled under the tool's own JSON schema: only `location`, a string.
+    grammar = llama.kwargs[0]["grammar"]._grammar
+    assert "location" in grammar and "subject" not in grammar
 
 
-def test_tool_choice_none_hides_the_tools(scripted):
+def test_tool_choice_any_constrains_the_call_to_an_offered_tool(scripted):
+    model, llama = scripted('{"name": "get_weather", "arguments": {"location": "Rome"}}\n</tool_call>')
+    reply = model.bind_tools([send_email, get_weather], tool_choice="any").invoke("hello")
+    grammar = llama.kwargs[0]["grammar"]._grammar
+    assert "send_email" in grammar and "get_weather" in grammar
+    assert [(c["name"], c["args"]) for c in reply.tool_calls] == [("get_weather", {"location": "Rome"})]
+
+
+def test_tool_choice_none_hides_the_tools_and_allows_only_prose(scripted):
     model, llama = scripted("Just text.")
     model.bind_tools([get_weather], tool_choice="none").invoke("hello")
     assert "# Tools" not in llama.prompts[0]
+    assert llama.kwargs[0]["grammar"]._grammar == chat_model.PROSE_GRAMMAR
+
+
+def test_free_choice_is_not_constrained(scripted):
+    model, llama = scripted("Just text.")
+    model.bind_tools([get_weather]).invoke("hello")
+    assert "grammar" not in llama.kwargs[0]
 
 
 def test_forced_prefix_shapes():
     tools = [{"type": "function", "function": {"name": "a"}}, {"type": "function", "function": {"name": "b"}}]
     assert forced_prefix(None, tools) == forced_prefix("auto", tools) == ""
     assert forced_prefix("any", tools) == "<tool_call>\n"
-    assert forced_prefix("required", tools[:1]).endswith('{"name": "a", "arguments": {')
+    assert forced_prefix("required", tools[:1]).endswith('{"name": "a", "arguments": ')
     assert forced_prefix({"type": "function", "function": {"name": "b"}}, tools).endswith(
-        '"b", "arguments": {'
+        '"b", "arguments": '
     )
     assert forced_prefix("any", []) == ""
 
@@ -253,7 +271,7 @@ def test_structured_output_works_through_tool_choice(scripted):
         city: str
         sunny: bool
 
-    model, _ = scripted('"city": "Oslo", "sunny": true}}\n</tool_call>')
+    model, _ = scripted('{"city": "Oslo", "sunny": true}}\n</tool_call>')
     assert model.with_structured_output(Weather).invoke("Oslo is sunny") == Weather(city="Oslo", sunny=True)
 
 

@@ -12,11 +12,13 @@ from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from langgraph_ollama_local.agent.guided import GuidedTurns, PlanExample
 from langgraph_ollama_local.agent.nodes import (
     DEFAULT_SYSTEM_PROMPT,
     GatedToolExecutor,
@@ -30,10 +32,42 @@ from langgraph_ollama_local.approvals.policy import ApprovalPolicy
 
 Workflow = StateGraph[AgentState, Any, AgentState, AgentState]
 Agent = CompiledStateGraph[AgentState, Any, AgentState, AgentState]
+Turns = Literal["auto", "guided", "native"]
 
 
 class CheckpointerRequiredError(RuntimeError):
     """Interrupts need a checkpointer: without one, a paused run cannot be resumed."""
+
+
+def uses_guided_turns(model: BaseChatModel, turns: Turns = "auto") -> bool:
+    """`auto`: guided for models that ask for it (the embedded ones), native otherwise."""
+    if turns == "auto":
+        return bool(getattr(model, "prefers_guided_turns", False))
+    return turns == "guided"
+
+
+def agent_node(
+    model: BaseChatModel,
+    tools: Sequence[BaseTool],
+    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    *,
+    turns: Turns = "auto",
+    planner: BaseChatModel | None = None,
+    plan_examples: Sequence[PlanExample] = (),
+) -> Runnable[AgentState, dict[str, Any]]:
+    """The `agent` node: guided plan → act → answer steps, or the classic model turn."""
+    if tools and isinstance(model, BaseChatModel) and uses_guided_turns(model, turns):
+        chosen = planner or _own_planner(model)
+        return GuidedTurns(
+            model, tools, planner=chosen, system_prompt=system_prompt, examples=plan_examples
+        ).as_runnable()
+    return make_agent_node(model, tools, system_prompt)
+
+
+def _own_planner(model: BaseChatModel) -> BaseChatModel | None:
+    make = getattr(model, "planner", None)
+    planner = make() if callable(make) else None
+    return planner if isinstance(planner, BaseChatModel) else None
 
 
 def build_workflow(
@@ -42,15 +76,23 @@ def build_workflow(
     *,
     policy: ApprovalPolicy | None = None,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    turns: Turns = "auto",
+    planner: BaseChatModel | None = None,
+    plan_examples: Sequence[PlanExample] = (),
 ) -> Workflow:
     """Nodes `agent` and `tools`; `tools` runs each call only as the policy allows.
 
     With no policy every tool call needs approval: an unlisted tool never runs unreviewed.
     Pass `ApprovalPolicy.allow_all()` when a static breakpoint is your only checkpoint.
+    `turns` picks the agent node: `guided` (plan, act, answer; see `agent/guided.py`) or
+    `native` (the model chooses freely); `auto` is guided on the embedded model.
     """
     executor = GatedToolExecutor(tools, policy or ApprovalPolicy())
     workflow: Workflow = StateGraph(AgentState)
-    workflow.add_node("agent", make_agent_node(model, tools, system_prompt))
+    workflow.add_node(
+        "agent",
+        agent_node(model, tools, system_prompt, turns=turns, planner=planner, plan_examples=plan_examples),
+    )
     workflow.add_node("tools", executor.as_runnable("tools"))
     workflow.add_edge(START, "agent")
     workflow.add_conditional_edges("agent", should_continue, {"tools": "tools", "end": END})
@@ -65,6 +107,8 @@ def build_selective_workflow(
     sensitive_tools: Collection[str] | None = None,
     policy: ApprovalPolicy | None = None,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    turns: Turns = "auto",
+    planner: BaseChatModel | None = None,
 ) -> Workflow:
     """The tutorial's selective layout: `sensitive_tools` and `safe_tools` nodes.
 
@@ -104,7 +148,7 @@ def build_selective_workflow(
         return "safe_tools"
 
     workflow: Workflow = StateGraph(AgentState)
-    workflow.add_node("agent", make_agent_node(model, tools, system_prompt))
+    workflow.add_node("agent", agent_node(model, tools, system_prompt, turns=turns, planner=planner))
     workflow.add_node("sensitive_tools", executor.as_runnable("sensitive_tools"))
     workflow.add_node("safe_tools", executor.as_runnable("safe_tools"))
     workflow.add_edge(START, "agent")
@@ -125,6 +169,9 @@ def create_approval_agent(
     interrupt_before: Sequence[str] | None = None,
     interrupt_after: Sequence[str] | None = None,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    turns: Turns = "auto",
+    planner: BaseChatModel | None = None,
+    plan_examples: Sequence[PlanExample] = (),
 ) -> Agent:
     """A compiled approval-gated agent. A checkpointer is required."""
     if checkpointer is None:
@@ -133,7 +180,15 @@ def create_approval_agent(
             "resumable. Use InMemorySaver() in a notebook, or "
             "langgraph_ollama_local.store.open_checkpointer('sqlite:///hitl.db') to survive restarts."
         )
-    workflow = build_workflow(model, tools, policy=policy, system_prompt=system_prompt)
+    workflow = build_workflow(
+        model,
+        tools,
+        policy=policy,
+        system_prompt=system_prompt,
+        turns=turns,
+        planner=planner,
+        plan_examples=plan_examples,
+    )
     return workflow.compile(
         checkpointer=checkpointer,
         interrupt_before=list(interrupt_before) if interrupt_before else None,

@@ -342,7 +342,7 @@ def _answer(outcome: ReviewOutcome) -> ToolMessage:
         content=outcome.message or "",
         name=outcome.tool_call["name"],
         tool_call_id=outcome.tool_call["id"],
-        status="success" if outcome.status == "responded" else "error",
+        status="success" if outcome.status in ("responded", "repeated") else "error",
     )
     return _tagged(message, outcome)
 
@@ -360,7 +360,12 @@ def _turn_messages(
         # args, or a stand-in id), so every ToolMessage answers a call in the history.
         out.append(message.model_copy(update={"tool_calls": [o.tool_call for o in outcomes]}))
     out.extend(results)
-    closing = [o.message for o in outcomes if o.ends_turn and o.message]
+    # A model that repeats a call it already made gets the earlier result as its answer,
+    # without comment; other turn-ending refusals say why the turn stopped.
+    repeated = [o.message for o in outcomes if o.ends_turn and o.message and o.status == "repeated"]
+    closing = [o.message for o in outcomes if o.ends_turn and o.message and o.status != "repeated"]
     if closing:
         out.append(AIMessage(content="I stopped here. " + " ".join(dict.fromkeys(closing))))
+    elif repeated:
+        out.append(AIMessage(content=" ".join(dict.fromkeys(repeated))))
     return out

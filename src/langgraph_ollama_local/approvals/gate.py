@@ -17,7 +17,14 @@ Fail-closed rules, each from a bug seen in peer projects:
   depth), or that sets an argument the tool hides from the model (an injected argument),
   never runs;
 - after `MAX_REFUSALS_PER_TURN` calls refused without a human in one turn, the turn ends:
-  a model that keeps calling what it may not call cannot loop until the recursion limit.
+  a model that keeps calling what it may not call cannot loop until the recursion limit;
+- a call whose key arguments the user never wrote (see `provenance.py`) is refused without
+  asking anyone, or raised with a flag, as the policy's `provenance` section says;
+- an edit that changes the call is a new call: it goes back through every stage of its
+  rule, first to last, and the editor cannot approve any of them (four eyes hold for the
+  edited call too, not only for the one the earlier approvers saw);
+- a call repeated after it already ran in the turn is not run again: the model gets the
+  earlier result (small models repeat calls); a second repeat ends the turn with it.
 """
 
 from __future__ import annotations
@@ -30,20 +37,21 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage, HumanMessage, ToolCall, ToolMessage
 from langchain_core.tools import BaseTool
 from langgraph.types import interrupt
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from langgraph_ollama_local.approvals.decisions import Decision, decision_response_schema
 from langgraph_ollama_local.approvals.digest import call_digest
 from langgraph_ollama_local.approvals.policy import ApprovalPolicy, Verdict
+from langgraph_ollama_local.approvals.provenance import KEY_ARGS_METADATA, Provenance, trace_arguments
 from langgraph_ollama_local.approvals.requests import StageTicket, approval_payload
 
-OutcomeStatus = Literal["run", "rejected", "responded", "denied", "blocked"]
+OutcomeStatus = Literal["run", "rejected", "responded", "denied", "blocked", "ungrounded", "repeated"]
 Ask = Callable[[dict[str, Any], Any], Decision]
 MAX_REVIEWS_PER_CALL = 25
 MAX_REFUSALS_PER_TURN = 5
 MAX_ARGS_DEPTH = 32
 HITL_METADATA_KEY = "hitl"
-_AUTOMATIC_REFUSALS = ("blocked", "denied")
+_AUTOMATIC_REFUSALS = ("blocked", "denied", "ungrounded")
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class ReviewOutcome:
     edited: bool = False
     ends_turn: bool = False
     rule: str | None = None
+    ungrounded_args: tuple[str, ...] = ()
 
     @property
     def digest(self) -> str:
@@ -74,6 +83,7 @@ class ReviewOutcome:
             "rule": self.rule,
             "decisions": [dict(d) for d in self.decisions],
             "edited": self.edited,
+            "ungrounded_args": list(self.ungrounded_args),
         }
 
 
@@ -110,6 +120,20 @@ def args_problem(args: Any, max_depth: int = MAX_ARGS_DEPTH) -> str | None:
             stack.extend((item, depth + 1) for item in value)
         elif isinstance(value, float) and not math.isfinite(value):
             return "Tool arguments must not contain NaN or infinite numbers."
+    return None
+
+
+def _schema_problem(tool: BaseTool, args: Mapping[str, Any]) -> str | None:
+    """Why `args` do not fit the tool's own schema (an approver is never shown such a call)."""
+    schema = args_schema_of(tool)
+    if schema is None:
+        return None
+    try:
+        schema.model_validate(dict(args))
+    except ValidationError as exc:
+        return "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()[:5]
+        )
     return None
 
 
@@ -182,6 +206,17 @@ def already_ran_this_turn(history: Sequence[BaseMessage]) -> dict[str, str]:
     return ran
 
 
+def repeats_this_turn(history: Sequence[BaseMessage]) -> int:
+    """How many repeated calls the gate already answered with an earlier result this turn."""
+    return sum(
+        1
+        for message in _since_last_user_message(history)
+        if isinstance(message, ToolMessage)
+        and isinstance(meta := message.response_metadata.get(HITL_METADATA_KEY), Mapping)
+        and meta.get("outcome") == "repeated"
+    )
+
+
 @dataclass
 class _Review:
     """The mutable state of one call's review; local to one gate execution."""
@@ -190,6 +225,10 @@ class _Review:
     verdict: Verdict
     trail: list[dict[str, Any]] = field(default_factory=list)
     edited: bool = False
+    provenance: dict[str, Any] | None = None
+    # Who may not approve the call as it stands now: its editors, and anyone who already
+    # approved a stage of this exact version of it.
+    barred: set[str] = field(default_factory=set)
 
 
 def review_tool_calls(
@@ -208,14 +247,17 @@ def review_tool_calls(
             ReviewOutcome(tool_call=c, status="blocked", message=refusal, ends_turn=True) for c in recordable
         ]
     done = already_ran_this_turn(history)
+    repeated_before = repeats_this_turn(history)
     outcomes = []
     for index, call in enumerate(recordable):
         if args_problem(call["args"]) is None and (digest := call_digest(call["name"], call["args"])) in done:
-            message = (
-                f"This exact {call['name']} call already ran in this turn (result: {done[digest]}); "
-                "it was not run again."
+            # Silently: the model gets the earlier result as this call's result; a model
+            # that repeats again has its turn ended with that result as the reply.
+            outcomes.append(
+                ReviewOutcome(
+                    tool_call=call, status="repeated", message=done[digest], ends_turn=repeated_before > 0
+                )
             )
-            outcomes.append(ReviewOutcome(tool_call=call, status="blocked", message=message, ends_turn=True))
             continue
         outcomes.append(_review_one(call, index, len(calls), policy, tools, history, ask))
     return _stop_refusal_loops(outcomes, history)
@@ -296,11 +338,30 @@ def _review_one(
             status="blocked",
             message=f"The {name} call sets {hidden}, which only the system may set; it was not run.",
         )
+    invalid = _schema_problem(tools[name], call["args"])
+    if invalid is not None:
+        return ReviewOutcome(
+            tool_call=call,
+            status="blocked",
+            message=(
+                f"The {name} call was not run: {invalid}. Call it again with valid arguments, "
+                "or ask the user."
+            ),
+        )
     verdict = policy.classify(name, call["args"])
     if verdict.action == "allow":
         return ReviewOutcome(tool_call=call, status="run", rule=verdict.rule_id)
     if verdict.action == "deny":
         return _denied(call, verdict, ())
+    provenance = _provenance(call, policy, tools[name], history)
+    if provenance.refused:
+        return ReviewOutcome(
+            tool_call=call,
+            status="ungrounded",
+            rule=verdict.rule_id,
+            message=provenance.refusal(name),
+            ungrounded_args=tuple(a.path for a in provenance.ungrounded),
+        )
     rejected_before = prior_rejections(history, call_digest(name, call["args"]))
     if policy.max_identical_retries and rejected_before >= policy.max_identical_retries:
         return ReviewOutcome(
@@ -313,7 +374,20 @@ def _review_one(
                 "not run and nobody was asked again. Do not retry it; tell the user instead."
             ),
         )
-    return _run_stages(_Review(call=call, verdict=verdict), index, count, policy, tools[name], ask)
+    review = _Review(call=call, verdict=verdict, provenance=provenance.payload())
+    return _run_stages(review, index, count, policy, tools[name], ask)
+
+
+def _provenance(
+    call: ToolCall, policy: ApprovalPolicy, tool: BaseTool, history: Sequence[BaseMessage]
+) -> Provenance:
+    rule = policy.provenance_for(call["name"])
+    key_args = (
+        rule.key_args
+        if rule.key_args is not None
+        else tuple((tool.metadata or {}).get(KEY_ARGS_METADATA, ()))
+    )
+    return trace_arguments(call["args"], history, key_args=key_args, on_ungrounded=rule.on_ungrounded)
 
 
 def _run_stages(
@@ -336,18 +410,20 @@ def _run_stages(
             call_index=index,
             call_count=count,
             prior=review.trail,
+            provenance=review.provenance,
         )
-        approvers = {d["actor"] for d in review.trail if d.get("actor") and d["type"] in ("approve", "edit")}
         schema = decision_response_schema(
             review.verdict.allowed_decisions,
             review.call["name"],
             args_schema_of(tool),
             can_escalate=ticket.escalate_to is not None,
-            forbidden_actors=approvers,
+            forbidden_actors=set(review.barred),
         )
         decision = ask(payload, schema)
         review.trail.append(_trail_entry(ticket, decision))
         if decision.type == "approve":
+            if decision.actor:
+                review.barred.add(decision.actor)
             stage_index, escalation = stage_index + 1, 0
         elif decision.type == "escalate":
             escalation = 1
@@ -365,12 +441,13 @@ def _run_stages(
             outcome = _apply_edit(review, decision, policy)
             if outcome is not None:
                 return outcome
-            stage_index, escalation = _next_stage_after_edit(review, stage_index), 0
+            stage_index, escalation = _next_stage_after_edit(review, stage_index, decision, policy), 0
     return _finish(review, "blocked", "The review of this call did not settle; it was not run.")
 
 
 def _apply_edit(review: _Review, decision: Decision, policy: ApprovalPolicy) -> ReviewOutcome | None:
     assert decision.args is not None
+    review.trail[-1]["changed"] = dict(decision.args) != dict(review.call["args"])
     review.call = ToolCall(
         name=review.call["name"], args=decision.args, id=review.call["id"], type="tool_call"
     )
@@ -385,10 +462,27 @@ def _apply_edit(review: _Review, decision: Decision, policy: ApprovalPolicy) -> 
     return None
 
 
-def _next_stage_after_edit(review: _Review, stage_index: int) -> int:
-    """Same rule: the edit counts as this stage's approval. Another rule: review anew."""
-    previous_rule = review.trail[-1].get("previous_rule")
-    return stage_index + 1 if previous_rule == review.verdict.rule_id else 0
+def _next_stage_after_edit(
+    review: _Review, stage_index: int, decision: Decision, policy: ApprovalPolicy
+) -> int:
+    """Where the review goes on after an edit.
+
+    An edit by a known person that changes the call, under a policy with separation of
+    duties (`access.self_approval: false`), makes a new call nobody else has seen: every
+    stage of its rule reviews it again from the first, and the editor may approve none of
+    them (approvals of the old version no longer count, so their approvers may review the
+    new one). Without that, the last approver of a two-stage call could rewrite it alone.
+    Otherwise (no identities, as in a notebook, or the one-person policy): an edit under
+    the same rule is this stage's approval, and one that moves the call under another rule
+    starts that rule's review.
+    """
+    entry = review.trail[-1]
+    if decision.actor and entry.get("changed") and not policy.access.self_approval:
+        review.barred = {decision.actor}
+        return 0
+    if decision.actor:
+        review.barred.add(decision.actor)
+    return stage_index + 1 if entry.get("previous_rule") == review.verdict.rule_id else 0
 
 
 def _trail_entry(ticket: StageTicket, decision: Decision) -> dict[str, Any]:

@@ -202,6 +202,17 @@ class AccessRules(_Strict):
     )
 
 
+class ProvenanceRule(_Strict):
+    """Per tool: which arguments must come from the user, and what happens when one does not.
+
+    `key_args` None: the tool's own `metadata["hitl_key_args"]` (the built-in `send_email`
+    names `to`). See `approvals/provenance.py`.
+    """
+
+    on_ungrounded: Literal["refuse", "flag", "ignore"] = "refuse"
+    key_args: tuple[str, ...] | None = None
+
+
 def _coerce_rules(value: Any) -> Any:
     """Accept the short forms `tool: allow` and `tool: {…}` besides a list of rules."""
     if isinstance(value, str):
@@ -241,6 +252,23 @@ class ApprovalPolicy(_Strict):
     )
     max_calls_per_turn: int = Field(default=16, ge=1)
     access: AccessRules = Field(default_factory=AccessRules)
+    provenance: dict[str, ProvenanceRule] = Field(
+        default_factory=dict,
+        description="Per tool: key arguments and what to do when the user never wrote them.",
+    )
+
+    @field_validator("provenance", mode="before")
+    @classmethod
+    def _provenance_short_form(cls, value: Any) -> Any:
+        """`send_email: flag` means `{on_ungrounded: flag}`."""
+        if not isinstance(value, Mapping):
+            return value
+        return {
+            name: {"on_ungrounded": rule} if isinstance(rule, str) else rule for name, rule in value.items()
+        }
+
+    def provenance_for(self, tool: str) -> ProvenanceRule:
+        return self.provenance.get(tool) or ProvenanceRule()
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -305,7 +333,7 @@ class ApprovalPolicy(_Strict):
 
     def check_tools(self, tool_names: Collection[str]) -> None:
         """Refuse rules for tools the agent does not have: most likely a typo."""
-        unknown = sorted(set(self.tools) - set(tool_names))
+        unknown = sorted((set(self.tools) | set(self.provenance)) - set(tool_names))
         if unknown:
             raise PolicyError(
                 f"the approval policy has rules for unknown tool(s) {unknown}; the agent's tools "

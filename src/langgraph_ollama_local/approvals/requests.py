@@ -59,6 +59,7 @@ def approval_payload(
     call_index: int,
     call_count: int,
     prior: Sequence[Mapping[str, Any]] = (),
+    provenance: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The value our gate passes to `interrupt()` for one call at one stage."""
     description = verdict.description or f"Approve {name} with args {dict(args)}?"
@@ -95,6 +96,7 @@ def approval_payload(
             "call_count": call_count,
             "prior_decisions": [dict(p) for p in prior],
             "notes": list(verdict.notes),
+            "provenance": dict(provenance) if provenance is not None else None,
         },
     }
 

@@ -112,7 +112,9 @@ def chat(
                 ),
                 soft_wrap=True,
             )
-            graph = create_approval_agent(chat_model, tools, policy=approval_policy, checkpointer=saver)
+            graph = create_approval_agent(
+                chat_model, tools, policy=approval_policy, checkpointer=saver, turns=config.turns
+            )
             hint = resume_command(thread_id, provider=provider, db=db, policy=policy)
             session = ChatSession(
                 graph, console, console_ask(console), thread_id, tools=tools, resume_hint=hint

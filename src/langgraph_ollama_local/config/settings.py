@@ -68,6 +68,13 @@ class EmbeddedSettings(BaseModel):
     model_path: Path | None = Field(
         default=None, description="A GGUF file to load instead of the packaged model."
     )
+    planner: Literal["qwen2.5-coder-1.5b", "same"] = Field(
+        default="qwen2.5-coder-1.5b",
+        description="Who plans guided turns: the packaged 1.5B model, or the chat model itself.",
+    )
+    planner_model_path: Path | None = Field(
+        default=None, description="A GGUF file to plan guided turns with, instead of `planner`."
+    )
     cache_dir: Path = Field(default_factory=default_cache_dir)
     n_ctx: int = Field(default=4096, ge=512)
     n_threads: int | None = Field(default=None, ge=1)
@@ -152,6 +159,10 @@ class LocalAgentConfig(BaseSettings):
     )
 
     provider: ProviderName = "auto"
+    turns: Literal["auto", "guided", "native"] = Field(
+        default="auto",
+        description="The agent loop: guided (plan, act, answer) or native; auto: guided on embedded.",
+    )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     ollama: OllamaSettings = Field(default_factory=OllamaSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)

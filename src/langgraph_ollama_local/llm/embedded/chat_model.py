@@ -10,12 +10,19 @@ One llama.cpp context per (file, n_ctx, n_threads) per process, loaded on first 
 Contexts are not thread-safe, so every call into one holds its lock; async calls run on
 that model's own single worker thread so waiting for the lock never ties up (or
 deadlocks) the event loop's shared executor.
+
+`tool_choice` is enforced with llama.cpp's grammar-constrained sampling: a forced call can
+only be a well-formed call of an offered tool whose arguments match its JSON schema, and
+`tool_choice="none"` can only be prose (no `<tool_call>`, no leading JSON). Small models
+write valid calls when forced this way; left free, they often do not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import functools
 import json
 import os
 import threading
@@ -24,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from jinja2 import Template
 from jinja2.exceptions import TemplateError
@@ -42,9 +49,11 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.messages.ai import UsageMetadata
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import BaseModel as PydanticBaseModel
 
 from langgraph_ollama_local.llm.embedded.tool_calls import parse_tool_calls
 from langgraph_ollama_local.llm.errors import ModelNotInstalledError, ProviderError
@@ -201,25 +210,100 @@ def _openai_tools(tools: Sequence[Any] | None) -> list[dict[str, Any]]:
     ]
 
 
+def forced_tool_name(tool_choice: Any, tools: list[dict[str, Any]]) -> str | None:
+    """The one tool `tool_choice` forces, if it names one (or "any" of a single tool)."""
+    if not tools or tool_choice in (None, "auto", "none", False):
+        return None
+    if isinstance(tool_choice, dict):
+        name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
+        return str(name) if name else None
+    if isinstance(tool_choice, str) and tool_choice not in ("any", "required"):
+        return tool_choice
+    return str(tools[0]["function"]["name"]) if len(tools) == 1 else None
+
+
 def forced_prefix(tool_choice: Any, tools: list[dict[str, Any]]) -> str:
     """What to pre-write in the assistant turn so the model must call a tool.
 
     Raw completion makes `tool_choice` cheap to honour: for a named tool the model only
-    writes the arguments (the opening `{` is given, or a 0.5B model may answer `5`); for
-    "any"/"required" it only picks the name.
+    writes the arguments object (its grammar starts it with `{`, or a 0.5B model may
+    answer `5`); for "any"/"required" it writes the name and arguments, as its grammar allows.
     """
     if not tools or tool_choice in (None, "auto", "none", False):
         return ""
-    name: str | None = None
-    if isinstance(tool_choice, dict):
-        name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
-    elif isinstance(tool_choice, str) and tool_choice not in ("any", "required"):
-        name = tool_choice
-    elif len(tools) == 1:
-        name = tools[0]["function"]["name"]
+    name = forced_tool_name(tool_choice, tools)
     if name:
-        return f'{_TOOL_TAG}\n{{"name": {json.dumps(name)}, "arguments": {{'
+        return f'{_TOOL_TAG}\n{{"name": {json.dumps(name)}, "arguments": '
     return f"{_TOOL_TAG}\n"
+
+
+# Prose only: nothing that starts a tool call or a JSON value, and no tag anywhere.
+PROSE_GRAMMAR = "root ::= [^{<[`\\x00-\\x20] [^<]*"
+
+
+def _closed(schema: Any) -> Any:
+    """A copy of a JSON schema whose objects accept only their declared properties, so the
+    grammar cannot let the model invent an argument (the gate would refuse it anyway)."""
+    schema = copy.deepcopy(schema)
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node:
+                node.setdefault("additionalProperties", False)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return schema
+
+
+def _arguments_schema(tool: dict[str, Any]) -> dict[str, Any]:
+    parameters = tool["function"].get("parameters") or {}
+    if not parameters.get("properties"):
+        return {"type": "object", "properties": {}, "additionalProperties": False}
+    return dict(_closed(parameters))
+
+
+def grammar_for(tool_choice: Any, tools: list[dict[str, Any]]) -> str | None:
+    """The GBNF text that enforces `tool_choice` (None: the model writes freely)."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    if tool_choice == "none":
+        return PROSE_GRAMMAR
+    if not tools or tool_choice in (None, "auto", False):
+        return None
+    name = forced_tool_name(tool_choice, tools)
+    if name is not None:
+        chosen = [t for t in tools if t["function"]["name"] == name]
+        if not chosen:
+            return None
+        return str(json_schema_to_gbnf(json.dumps(_arguments_schema(chosen[0]))))
+    any_call = {
+        "anyOf": [
+            {
+                "type": "object",
+                "properties": {"name": {"const": t["function"]["name"]}, "arguments": _arguments_schema(t)},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+            for t in tools
+        ]
+    }
+    return str(json_schema_to_gbnf(json.dumps(any_call)))
+
+
+def schema_grammar(json_schema: dict[str, Any]) -> str:
+    """GBNF for a reply that is exactly one JSON value of `json_schema` (closed objects)."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return str(json_schema_to_gbnf(json.dumps(_closed(json_schema))))
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_grammar(text: str) -> Any:
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    return LlamaGrammar.from_string(text, verbose=False)
 
 
 def _held_from(text: str) -> int:
@@ -268,15 +352,27 @@ class EmbeddedChatModel(BaseChatModel):
     """
 
     model_path: str
+    planner_model_path: str | None = None
     n_ctx: int = 4096
     n_threads: int | None = None
     max_tokens: int = 512
     temperature: float = 0.0
     seed: int = 0
 
+    # Small models get guided turns (agent/guided.py) unless told otherwise, and honour
+    # `tool_choice` exactly (including "none": prose only), which those turns rely on.
+    prefers_guided_turns: ClassVar[bool] = True
+    constrains_tool_choice: ClassVar[bool] = True
+
     @property
     def _llm_type(self) -> str:
         return "embedded-llama-cpp"
+
+    def planner(self) -> EmbeddedChatModel:
+        """The model that plans guided turns: the planner file if set, else this model."""
+        if not self.planner_model_path or self.planner_model_path == self.model_path:
+            return self
+        return self.model_copy(update={"model_path": self.planner_model_path, "planner_model_path": None})
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -302,6 +398,28 @@ class EmbeddedChatModel(BaseChatModel):
         if tool_choice is not None:
             kwargs["tool_choice"] = tool_choice
         return self.bind(tools=_openai_tools(tools), **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        method: str = "function_calling",
+        include_raw: bool = False,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, Any]:
+        """`method="json_schema"` samples the reply under the schema's grammar, with no tools
+        in the prompt (like Ollama's `format=`); other methods go through `tool_choice`."""
+        if method != "json_schema":
+            return super().with_structured_output(schema, include_raw=include_raw, **kwargs)
+        if include_raw:
+            raise ValueError("include_raw is not supported with method='json_schema'")
+        if isinstance(schema, dict):
+            return self.bind(json_schema=schema) | JsonOutputParser()
+        if isinstance(schema, type) and issubclass(schema, PydanticBaseModel):
+            return self.bind(json_schema=schema.model_json_schema()) | PydanticOutputParser(
+                pydantic_object=schema
+            )
+        raise TypeError(f"schema must be a JSON schema dict or a pydantic model, got {schema!r}")
 
     def render_prompt(
         self, messages: Sequence[BaseMessage], tools: list[dict[str, Any]] | None = None
@@ -332,15 +450,19 @@ class EmbeddedChatModel(BaseChatModel):
     ) -> _Request:
         tools = _openai_tools(kwargs.get("tools"))
         tool_choice = kwargs.get("tool_choice")
-        if tool_choice == "none":
+        json_schema = kwargs.get("json_schema")
+        if tool_choice == "none" or json_schema is not None:
             tools = []
         prefix = forced_prefix(tool_choice, tools)
-        completion = {
+        grammar = grammar_for(tool_choice, tools) if json_schema is None else schema_grammar(json_schema)
+        completion: dict[str, Any] = {
             "max_tokens": int(kwargs.get("max_tokens", self.max_tokens)),
             "temperature": float(kwargs.get("temperature", self.temperature)),
             "seed": self.seed,
             "stop": [*STOP, *(stop or [])],
         }
+        if grammar is not None:
+            completion["grammar"] = _compiled_grammar(grammar)
         return _Request(
             prompt=self.render_prompt(messages, tools) + prefix,
             prefix=prefix,

