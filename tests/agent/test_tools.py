@@ -75,10 +75,12 @@ def test_send_email_without_smtp_writes_to_the_outbox_and_says_so(tmp_path):
     send_email = tools_by_name(LocalAgentConfig(home=tmp_path))["send_email"]
     result = send_email.invoke(ARGS)
     (eml,) = (tmp_path / "outbox").glob("*.eml")
+    # No file path in what the model (and so the user) reads; the .eml is there.
     assert result == (
-        f"Email to alice@example.com written to the local outbox at {eml} "
-        "(no SMTP server configured, so it was not sent to a real mailbox)"
+        "Email to alice@example.com saved in the local outbox (no SMTP server is configured, "
+        "so it did not go to a real mailbox)"
     )
+    assert str(tmp_path) not in result
     parsed = message_from_bytes(eml.read_bytes())
     assert (parsed["To"], parsed["Subject"]) == ("alice@example.com", "Lunch")
 

@@ -36,7 +36,7 @@ def test_approve_sends_the_email(make_session, tmp_path):
     assert "approval needed" in text and "send_email" in text
     assert '"to": "bob@example.com"' in text  # the arguments, pretty-printed as JSON
     assert "stage approval   role approver" in text
-    assert "agent> Done. Email to bob@example.com written to the local outbox" in text
+    assert "agent> Done. Email to bob@example.com saved in the local outbox" in text
     assert "Resume with: hitl chat --thread cli-test" in text
 
 

@@ -139,6 +139,9 @@ def test_a_new_request_appears_live_with_its_context_then_approve(browser, svc):
     assert "send_email" in text and "asked by rev" in text
     assert "Stage approval (1 of 1) · needs role approver" in text
     assert '"to": "ann@example.com"' in card.locator("pre.args").inner_text()  # pretty-printed JSON
+    provenance = card.locator(".meta.provenance").inner_text()
+    assert provenance == "Where the arguments came from — to: from the user · subject, body: written by the model"
+    assert card.locator(".provenance.flag").count() == 0
     card.locator(".countdown", has_text="left").wait_for()  # a 1 h deadline, counting down
     assert card.get_by_role("button", name="Edit the arguments of send_email in thread live1").is_visible()
     card.get_by_text("Conversation that led here").click()
@@ -164,6 +167,24 @@ def test_a_new_request_appears_live_with_its_context_then_approve(browser, svc):
     page.go_back()
     page.locator("#view-history:not([hidden])").wait_for()
     assert_clean(page)
+
+
+def test_a_recipient_the_user_never_wrote_is_flagged_on_the_card(browser, tmp_path):
+    service = start(tmp_path, "flagged")
+    try:
+        page = sign_in(browser, service)
+        ask(service, "flag1", "Good morning!")
+        card = page.locator("#inbox .card", has_text="someone@invented.example")
+        card.wait_for()
+        flag = card.locator(".provenance.flag")
+        assert flag.inner_text() == (
+            "⚠ to: someone@invented.example appears nowhere in the conversation (written by the model)"
+        )
+        item = service.client("rev").get("/approvals", params={"thread_id": "flag1"}).json()["items"][0]
+        assert item["provenance"]["flags"][0]["values"] == ["someone@invented.example"]
+        assert_clean(page)
+    finally:
+        service.stop()
 
 
 def test_soonest_deadline_first_and_filters(browser, svc):

@@ -83,6 +83,22 @@ timed = build_workflow(
 ).compile()
 
 
+def invented_recipient(messages: Sequence[BaseMessage]) -> AIMessage:
+    """Emails an address the user never wrote (as a small model does for "Good morning!")."""
+    if isinstance(messages[-1], HumanMessage):
+        return AIMessage(content="", tool_calls=[
+            tool_call("send_email", {"to": "someone@invented.example", "subject": "Hi", "body": "Hello"})])
+    return AIMessage(content="ok")
+
+
+# `flag`: the gate asks anyway, with the ungrounded recipient flagged on the card.
+flagged = build_workflow(
+    ScriptedChatModel(script=invented_recipient), default_tools(LocalAgentConfig()),
+    policy=ApprovalPolicy.from_mapping({"default": "allow", "provenance": {"send_email": "flag"},
+                                        "tools": {"send_email": {"allowed_decisions": DECISIONS}}}),
+).compile()
+
+
 def plan(state: AgentState) -> dict[str, Any]:
     return {"messages": [AIMessage(content="Planned the change.")]}
 

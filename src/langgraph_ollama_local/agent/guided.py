@@ -15,9 +15,11 @@ grammar-constrained sampling on the embedded model):
    (`tool_choice=<name>`), seeing the results so far: "weather, then email it to X"
    runs the weather call and then asks for the email with the weather in it.
 3. **answer** — when the steps are done, or one of them did not run, the model answers
-   in prose (`tool_choice="none"`) from the conversation and the tool results. Calls a
-   person rejected or the policy denied end with a plain sentence saying so, written here,
-   not by the model, so a reply never claims what did not happen.
+   in prose (`tool_choice="none"`) from the conversation and the tool results. What a
+   person decided is reported here, not by the model, so a reply never claims what did
+   not happen nor drops who an email went to: an approved call's own result is the reply
+   ("Email to bob@example.com saved …"), and a call a person rejected, the policy denied,
+   or that lacked what only the user can give ends with a plain sentence saying so.
 
 The plan travels on the AI messages (`response_metadata["hitl_plan"]`), so it is
 checkpointed with the conversation and a resumed run picks up where it stopped. Nothing
@@ -153,6 +155,11 @@ def _plan_in(turn: Sequence[BaseMessage]) -> tuple[dict[str, Any] | None, int]:
 def _outcome(message: ToolMessage) -> str | None:
     meta = message.response_metadata.get(HITL_METADATA_KEY)
     return str(meta.get("outcome")) if isinstance(meta, Mapping) else None
+
+
+def _reviewed(message: ToolMessage) -> bool:
+    meta = message.response_metadata.get(HITL_METADATA_KEY)
+    return isinstance(meta, Mapping) and bool(meta.get("decisions"))
 
 
 def _key_args(args: Mapping[str, Any]) -> str:
@@ -313,11 +320,19 @@ class GuidedTurns:
         answer = base.model_copy(update={"content": content, "tool_calls": [], "invalid_tool_calls": []})
         return {"messages": [self._tagged(answer, plan, None)]}
 
-    def _only_refusals_by_people(self, messages: Sequence[BaseMessage]) -> bool:
-        """Nothing ran and a person said no: the sentence is the whole answer."""
+    def _people_decided_it_all(self, messages: Sequence[BaseMessage]) -> str | None:
+        """The reply when people decided this turn's outcome: the approved calls' results.
+
+        None when the model should answer (chit-chat, safe tools only, a human's respond).
+        """
         _, turn = _turn(messages)
         results = [m for m in turn if isinstance(m, ToolMessage)]
-        return bool(results) and all(_outcome(m) in _NOT_RUN_BY_PEOPLE for m in results)
+        approved = [m.text for m in results if _outcome(m) == "run" and _reviewed(m)]
+        if approved:
+            return " ".join(approved)
+        if results and all(_outcome(m) in _NOT_RUN_BY_PEOPLE for m in results):
+            return ""
+        return None
 
     def invoke(self, state: AgentState, config: RunnableConfig | None = None) -> dict[str, Any]:
         messages = state["messages"]
@@ -333,8 +348,9 @@ class GuidedTurns:
                 return {"messages": [self._tagged(message, plan, step)]}
             step += 1
             action = "act" if step < len(plan["steps"]) else "answer"
-        if self._only_refusals_by_people(messages):
-            return self._finish(messages, None, plan)
+        decided = self._people_decided_it_all(messages)
+        if decided is not None:
+            return self._finish(messages, AIMessage(content=decided), plan)
         return self._finish(messages, self._answer.invoke(self._answer_messages(messages)), plan)
 
     async def ainvoke(self, state: AgentState, config: RunnableConfig | None = None) -> dict[str, Any]:
@@ -350,8 +366,9 @@ class GuidedTurns:
                 return {"messages": [self._tagged(message, plan, step)]}
             step += 1
             action = "act" if step < len(plan["steps"]) else "answer"
-        if self._only_refusals_by_people(messages):
-            return self._finish(messages, None, plan)
+        decided = self._people_decided_it_all(messages)
+        if decided is not None:
+            return self._finish(messages, AIMessage(content=decided), plan)
         return self._finish(messages, await self._answer.ainvoke(self._answer_messages(messages)), plan)
 
     def as_runnable(self) -> Runnable[AgentState, dict[str, Any]]:

@@ -26,9 +26,10 @@ def describe_receipt(receipt: DeliveryReceipt) -> str:
     """What the model (and the user) is told: sent for real, or only written to the outbox."""
     to = ", ".join(receipt.recipients)
     if receipt.transport == "outbox":
+        # No file path: the model would repeat it to the user; `hitl doctor` names the outbox.
         return (
-            f"Email to {to} written to the local outbox at {receipt.location} "
-            "(no SMTP server configured, so it was not sent to a real mailbox)"
+            f"Email to {to} saved in the local outbox (no SMTP server is configured, so it "
+            "did not go to a real mailbox)"
         )
     text = f"Email sent to {to} (message-id {receipt.message_id})"
     if receipt.refused:

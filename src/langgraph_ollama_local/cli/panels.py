@@ -37,11 +37,37 @@ def approval_panel(action: ActionView, item: PendingItem, *, position: str = "")
             details.append(" (then: ", "dim").append(outcome).append(")", "dim")
     if details:
         parts.append(details)
+    parts.extend(provenance_lines(view.raw if view is not None else None))
     # Our gate's default description only repeats the arguments; a policy's own says more.
     if action.description and action.description != f"Approve {action.name} with args {action.args}?":
         parts.append(Text(action.description, style="italic"))
     title = Text.assemble("approval needed", (f" {position}" if position else "", "dim"))
     return Panel(Group(*parts), title=title, title_align="left", border_style="yellow")
+
+
+_SOURCE_LABELS = {"user": "from the user", "tool_result": "only in a tool result", "model": "written by the model"}
+
+
+def provenance_lines(payload: object) -> list[RenderableType]:
+    """The gate's flags (ungrounded key arguments) and where each argument came from."""
+    hitl = payload.get("hitl") if isinstance(payload, dict) else None
+    provenance = hitl.get("provenance") if isinstance(hitl, dict) else None
+    if not isinstance(provenance, dict):
+        return []
+    lines: list[RenderableType] = [
+        Text(f"⚠ {flag.get('message')}", style="bold red") for flag in provenance.get("flags") or []
+    ]
+    groups: dict[str, list[str]] = {}
+    for argument in provenance.get("arguments") or []:
+        groups.setdefault(str(argument.get("source")), []).append(str(argument.get("path")))
+    if groups:
+        summary = Text()
+        for index, (source, paths) in enumerate(groups.items()):
+            if index:
+                summary.append(" · ", "dim")
+            summary.append(", ".join(paths)).append(f" {_SOURCE_LABELS.get(source, source)}", "dim")
+        lines.append(summary)
+    return lines
 
 
 def question_panel(view: InterruptView, choices: Sequence[str] = ()) -> Panel:

@@ -646,7 +646,15 @@ def _public(request: ApprovalRequest) -> dict[str, Any]:
         if data.get(key) is not None:
             data[key] = data[key].isoformat()
     data["allowed_decisions"] = list(request.allowed_decisions)
+    data["provenance"] = provenance_of(request.payload)
     return data
+
+
+def provenance_of(payload: Any) -> dict[str, Any] | None:
+    """The gate's argument provenance (`hitl.provenance`), shown on every inbox item."""
+    hitl = payload.get("hitl") if isinstance(payload, dict) else None
+    provenance = hitl.get("provenance") if isinstance(hitl, dict) else None
+    return provenance if isinstance(provenance, dict) else None
 
 
 public_request = _public

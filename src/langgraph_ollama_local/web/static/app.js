@@ -148,11 +148,29 @@ function card(item, { interactive }) {
   if (item.tool) {
     li.append(el("p", { class: "args-label", text: "Arguments" }),
       el("pre", { class: "args", tabindex: "0", "aria-label": `Arguments of ${item.tool}`, text: pretty(item.args || {}) }));
+    li.append(...provenanceNotes(item));
   }
   if (item.status !== "pending") li.append(...outcome(item));
   li.append(conversationBox(item));
   if (interactive && item.status === "pending") li.append(decisionControls(item));
   return li;
+}
+
+// Where the arguments came from (the gate's `hitl.provenance`): flags first, as warnings, then
+// one line naming what the user wrote, what only a tool result said, what the model wrote.
+function provenanceNotes(item) {
+  const provenance = item.provenance;
+  if (!provenance || !Array.isArray(provenance.arguments)) return [];
+  const parts = [];
+  for (const flag of provenance.flags || []) {
+    parts.push(el("p", { class: "provenance flag", role: "alert", text: `⚠ ${flag.message}` }));
+  }
+  const label = { user: "from the user", tool_result: "only in a tool result", model: "written by the model" };
+  const groups = {};
+  for (const arg of provenance.arguments) (groups[arg.source] = groups[arg.source] || []).push(arg.path);
+  const text = Object.entries(groups).map(([source, paths]) => `${paths.join(", ")}: ${label[source] || source}`).join(" · ");
+  if (text) parts.push(el("p", { class: "meta provenance", text: `Where the arguments came from — ${text}` }));
+  return parts;
 }
 
 function outcome(item) {
