@@ -74,3 +74,53 @@ def test_reject_sends_nothing_and_the_model_answers(agent_and_inbox):
     for extra in state.interrupts:
         assert extra.value["name"] == "send_email"
     assert inbox.messages == []
+
+
+# -- end-to-end quality, a fast subset of bench/agent_quality.py ------------------------------
+# The same cases and the same scoring as the bench (loaded from bench/agent_quality.py), on the
+# real embedded models through the real agent, default tools and policy. Correctness only:
+# no timing is asserted; the bench prints the figures.
+
+def _bench():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "agent_quality.py"
+    spec = importlib.util.spec_from_file_location("agent_quality_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+BENCH = _bench()
+SUBSET = [
+    "What's the weather in Lisbon?",
+    "Is it raining in Dublin right now?",
+    "Send an email to maria@example.com saying the report is ready",
+    "Please write to li.wei@example.org that the meeting is moved to 4pm",
+    "Email both ana@example.com and ben@example.com that lunch is cancelled",
+    "Get the weather in Madrid and email it to carla@example.com",
+    "Good morning!",
+    "What is 2 + 2?",
+    "Send an email saying hi",
+    "What does the page http://news.example/today say?",
+]
+
+
+@pytest.fixture(scope="module")
+def quality_agent(model, tmp_path_factory):
+    from langgraph_ollama_local.agent.defaults import default_policy
+
+    config = LocalAgentConfig(provider="embedded", home=tmp_path_factory.mktemp("quality"))
+    return create_approval_agent(
+        model, [*default_tools(config), BENCH.fetch_page], policy=default_policy(config), checkpointer=InMemorySaver()
+    )
+
+
+@pytest.mark.parametrize("prompt", SUBSET)
+def test_the_agent_does_the_right_thing_end_to_end(quality_agent, prompt):
+    (case,) = [c for c in BENCH.CASES if c.prompt == prompt]
+    outcome = BENCH.score(quality_agent, case, f"quality-{SUBSET.index(prompt)}")
+    assert outcome.right, f"[{case.kind}] {prompt!r}: {outcome.why}"
+    assert not outcome.needless_sensitive and not outcome.guard

@@ -13,6 +13,7 @@ from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage,
 from langchain_core.tools import tool
 
 from langgraph_ollama_local import LocalAgentConfig
+from langgraph_ollama_local.agent.guided import ANSWER_PROMPT
 from langgraph_ollama_local.llm import EmbeddedChatModel, create_chat_model, resolve_provider
 from langgraph_ollama_local.llm.embedded.model_file import MODEL_FILENAME, QWEN_SHA256, marker_path
 
@@ -86,12 +87,13 @@ def test_a_plain_answer_without_tools(model):
     assert "paris" in str(reply.content).lower()
 
 
-@pytest.mark.xfail(
-    reason="measured: after a tool result the 0.5B model usually repeats the call instead of answering; "
-    "the agent refuses a call already run this turn, so this is a quality limit, not a crash",
-    strict=False,
-)
 def test_it_answers_from_a_tool_result(model):
+    """The answer step of a guided turn (agent/guided.py): after the tool result, the model
+    is held to prose (`tool_choice="none"`, grammar-enforced) and says what the tool said.
+
+    Left free to choose (`bind_tools` with no `tool_choice`), the 0.5B model calls the tool
+    again instead (measured 5/5): that is why guided turns exist.
+    """
     history = [
         SystemMessage(SYSTEM),
         HumanMessage("What's the weather in Paris?"),
@@ -99,9 +101,12 @@ def test_it_answers_from_a_tool_result(model):
     ]
     call = history[-1].tool_calls[0]
     history.append(ToolMessage(get_weather.invoke(call["args"]), tool_call_id=call["id"]))
-    reply = model.bind_tools([send_email, get_weather]).invoke(history)
+    answer = [SystemMessage(ANSWER_PROMPT), *history[1:]]
+    reply = model.bind_tools([send_email, get_weather], tool_choice="none").invoke(answer)
     assert reply.tool_calls == []
-    assert "sunny" in str(reply.content).lower() or "72" in str(reply.content)
+    text = str(reply.content)
+    assert "sunny" in text.lower() or "72" in text
+    assert not text.lstrip().startswith(("{", "<", "["))
 
 
 def test_streaming_yields_several_chunks(model):

@@ -320,6 +320,14 @@ class GuidedTurns:
         answer = base.model_copy(update={"content": content, "tool_calls": [], "invalid_tool_calls": []})
         return {"messages": [self._tagged(answer, plan, None)]}
 
+    def _answerer(self, messages: Sequence[BaseMessage]) -> Runnable[Any, BaseMessage]:
+        """The answer step; not token-streamed when sentences will be added to it, so a
+        terminal or inbox that shows streamed tokens shows the whole final reply instead."""
+        _, turn = _turn(messages)
+        if not_done_sentences(turn):
+            return self._answer.with_config(tags=[TAG_NOSTREAM])
+        return self._answer
+
     def _people_decided_it_all(self, messages: Sequence[BaseMessage]) -> str | None:
         """The reply when people decided this turn's outcome: the approved calls' results.
 
@@ -351,7 +359,7 @@ class GuidedTurns:
         decided = self._people_decided_it_all(messages)
         if decided is not None:
             return self._finish(messages, AIMessage(content=decided), plan)
-        return self._finish(messages, self._answer.invoke(self._answer_messages(messages)), plan)
+        return self._finish(messages, self._answerer(messages).invoke(self._answer_messages(messages)), plan)
 
     async def ainvoke(self, state: AgentState, config: RunnableConfig | None = None) -> dict[str, Any]:
         messages = state["messages"]
@@ -369,7 +377,8 @@ class GuidedTurns:
         decided = self._people_decided_it_all(messages)
         if decided is not None:
             return self._finish(messages, AIMessage(content=decided), plan)
-        return self._finish(messages, await self._answer.ainvoke(self._answer_messages(messages)), plan)
+        reply = await self._answerer(messages).ainvoke(self._answer_messages(messages))
+        return self._finish(messages, reply, plan)
 
     def as_runnable(self) -> Runnable[AgentState, dict[str, Any]]:
         return RunnableLambda(self.invoke, afunc=self.ainvoke, name="agent")

@@ -71,6 +71,7 @@ def run_checks(config: LocalAgentConfig, *, full_checksum: bool = True) -> Repor
     embedded = choice.name == "embedded"
     checks.append(_llama_check(required=embedded))
     checks.append(_model_check(config, full=full_checksum, required=embedded))
+    checks.append(_planner_check(config, full=full_checksum, required=embedded))
     checks.append(_storage_check(config))
     checks.append(_smtp_check(config))
     if config.policy_file:
@@ -142,6 +143,30 @@ def _model_check(config: LocalAgentConfig, *, full: bool, required: bool) -> Che
         return Check("model file", False, str(exc), "make install", required)
     checked = "sha256 verified" if full else "present"
     return Check("model file", True, f"{path} ({checked})", required=required)
+
+
+def _planner_check(config: LocalAgentConfig, *, full: bool, required: bool) -> Check:
+    """The model that plans guided turns (agent/guided.py): the packaged 1.5B by default."""
+    from langgraph_ollama_local.llm.embedded.model_file import QWEN_1_5B, ensure_model_file, verify_model_file
+    from langgraph_ollama_local.llm.errors import ProviderError
+
+    settings = config.embedded
+    if config.turns == "native":
+        return Check("planner", True, "turns are native: no planner model is used", required=required)
+    if settings.planner_model_path is not None:
+        ok = settings.planner_model_path.is_file()
+        fix = "set HITL_EMBEDDED__PLANNER_MODEL_PATH to an existing GGUF file"
+        return Check("planner", ok, f"{settings.planner_model_path} (your own GGUF file)", fix, required)
+    if settings.planner == "same" or settings.model_path is not None:
+        return Check("planner", True, "the chat model plans its own turns", required=required)
+    try:
+        path = ensure_model_file(settings.cache_dir, model=QWEN_1_5B)
+        verify_model_file(path, expected_sha256=QWEN_1_5B.sha256, full=full)
+    except (ProviderError, OSError) as exc:
+        fix = "make install (or HITL_EMBEDDED__PLANNER=same to plan with the chat model)"
+        return Check("planner", False, str(exc), fix, required)
+    checked = "sha256 verified" if full else "present"
+    return Check("planner", True, f"{path} ({checked}, {QWEN_1_5B.name})", required=required)
 
 
 def _storage_check(config: LocalAgentConfig) -> Check:

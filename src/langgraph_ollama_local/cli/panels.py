@@ -45,7 +45,11 @@ def approval_panel(action: ActionView, item: PendingItem, *, position: str = "")
     return Panel(Group(*parts), title=title, title_align="left", border_style="yellow")
 
 
-_SOURCE_LABELS = {"user": "from the user", "tool_result": "only in a tool result", "model": "written by the model"}
+_SOURCE_LABELS = {
+    "user": "from the user",
+    "tool_result": "only in a tool result",
+    "model": "written by the model",
+}
 
 
 def provenance_lines(payload: object) -> list[RenderableType]:
