@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import BaseTool, tool
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
@@ -49,7 +49,7 @@ from langgraph.types import Command
 from langgraph_ollama_local import LocalAgentConfig, create_approval_agent
 from langgraph_ollama_local.agent.defaults import default_policy
 from langgraph_ollama_local.agent.guided import PLAN_EXAMPLES_KEY
-from langgraph_ollama_local.agent.tools import default_tools, get_weather
+from langgraph_ollama_local.agent.tools import default_tools
 from langgraph_ollama_local.llm import create_chat_model, describe_choice, resolve_provider
 
 RESULTS = Path(__file__).parent / ".results"
@@ -84,11 +84,18 @@ class Case:
     then: str | None = None  # email cases: "approve" or "reject" after the pause
 
 
-def weather_words(city: str) -> tuple[str, ...]:
-    """What the canned tool answers for `city`: its condition and temperature."""
-    text = str(get_weather.invoke({"location": city})).split(": ", 1)[1]
-    condition, temperature = text.split(", ")
-    return condition.lower(), temperature.replace("°F", "")
+def weather_words(state: Any, city: str) -> tuple[str, ...] | None:
+    """What the weather tool really answered in this thread for `city` (its condition and
+    temperature), or None if it was not asked about that place. The model may write
+    "Tokyo, Japan" for "Tokyo"; the canned answer depends on the exact text, so the reply is
+    checked against the result the agent actually got."""
+    for message in state.values.get("messages") or []:
+        if isinstance(message, ToolMessage) and message.name == "get_weather":
+            place, _, text = str(message.content).removeprefix("Weather in ").partition(": ")
+            if city.lower() in place.lower() and ", " in text:
+                condition, temperature = text.split(", ", 1)
+                return condition.lower(), temperature.replace("°F", "")
+    return None
 
 
 E = "email"
@@ -270,7 +277,10 @@ def score(graph: Any, case: Case, thread: str) -> Outcome:
             return out
         if case.kind == "chained":
             assert case.city
-            words = weather_words(case.city)
+            words = weather_words(state, case.city)
+            if words is None:
+                out.why = f"the weather tool was not asked about {case.city}"
+                return out
             if not any(w in str(args.get("body", "")).lower() for w in words):
                 out.why = f"email body {args.get('body')!r} lacks the weather {words}"
                 return out
@@ -293,7 +303,10 @@ def score(graph: Any, case: Case, thread: str) -> Outcome:
         return out
     if case.kind == "weather":
         assert case.city
-        words = weather_words(case.city)
+        words = weather_words(state, case.city)
+        if words is None:
+            out.why = f"the weather tool was not asked about {case.city}; reply {reply!r}"
+            return out
         if not any(w in reply.lower() for w in words):
             out.why = f"reply {reply!r} lacks the tool's result {words}"
             return out

@@ -32,6 +32,7 @@ BENCHES = {
     "growth": ("growth.py", "3. Growth with conversation length", False),
     "embedded": ("embedded_speed.py", "4. Embedded model: ours vs raw llama.cpp", False),
     "accuracy": ("embedded_accuracy.py", "4b. Embedded model: tool-choice accuracy and latency", False),
+    "agent": ("agent_quality.py", "5. The agent end to end on the offline models (83 prompts)", False),
 }
 
 
@@ -40,6 +41,8 @@ def run(name: str, args: argparse.Namespace) -> tuple[str, float, int]:
     cmd = [sys.executable, str(BENCH / script)]
     if name == "embedded":
         cmd += ["--rounds", "1" if args.quick else "3"]
+    elif name == "agent":
+        cmd += ["--also-ollama"] + (["--kinds", "weather,chit-chat"] if args.quick else [])
     elif args.quick and name != "accuracy":
         cmd.append("--quick")
     if pg:
@@ -82,6 +85,14 @@ def aims() -> list[list[Any]]:
     """The issue's aims, computed from the JSON results (None where a bench did not run)."""
     rows: list[list[Any]] = []
     lib, http, inbox, growth = load("library"), load("http"), load("inbox"), load("growth")
+    agent = (load("agent_quality") or {}).get("embedded")
+    if agent:
+        rows.append(["agent end to end, embedded (accuracy)", ">= 0.95", agent["accuracy"], "met" if agent["accuracy"] >= 0.95 else "MISSED"])
+        for key, label in (("needless_sensitive_requests", "needless sensitive approval requests"), ("guard_messages", "guard messages shown")):
+            rows.append([f"agent: {label}", "0", float(agent[key]), "met" if agent[key] == 0 else "MISSED"])
+        for key, aim in (("median_turn_seconds", 2.5), ("p90_turn_seconds", 6.0)):
+            value = agent.get(key)
+            rows.append([f"agent: {key.replace('_', ' ')}", f"<= {aim}", value, "met" if value is not None and value <= aim else "MISSED"])
     if lib and http:
         for db in ("sqlite", "postgres"):
             ours = http["latency"].get(f"ours chat {db}")
@@ -177,7 +188,7 @@ def main() -> None:
         return
     names = args.only.split(",") if args.only else list(BENCHES)
     if args.skip_embedded:
-        names = [n for n in names if n not in ("embedded", "accuracy")]
+        names = [n for n in names if n not in ("embedded", "accuracy", "agent")]
     if args.quick and not args.only:  # the accuracy bench has no short mode
         names = [n for n in names if n != "accuracy"]
     if not args.only:  # a full run starts from clean results, so RESULTS.md shows only this run

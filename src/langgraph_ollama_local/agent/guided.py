@@ -13,7 +13,8 @@ grammar-constrained sampling on the embedded model):
    1.5B right on every prompt of the tuning set, against 31/35 without it.
 2. **act** — for each planned step the model writes only that tool's arguments
    (`tool_choice=<name>`), seeing the results so far: "weather, then email it to X"
-   runs the weather call and then asks for the email with the weather in it.
+   runs the weather call and then asks for the email with the weather in it. A tool with
+   key arguments (what a person will review, e.g. recipients) is written by the planner.
 3. **answer** — when the steps are done, or one of them did not run, the model answers
    in prose (`tool_choice="none"`) from the conversation and the tool results. What a
    person decided is reported here, not by the model, so a reply never claims what did
@@ -51,6 +52,7 @@ from langgraph.constants import TAG_NOSTREAM
 from langgraph_ollama_local.agent.state import AgentState
 from langgraph_ollama_local.approvals.digest import call_digest
 from langgraph_ollama_local.approvals.gate import HITL_METADATA_KEY, already_ran_this_turn, args_problem
+from langgraph_ollama_local.approvals.provenance import KEY_ARGS_METADATA
 
 PLAN_KEY = "hitl_plan"
 MAX_PLAN_STEPS = 4
@@ -229,8 +231,14 @@ class GuidedTurns:
             tags=[TAG_NOSTREAM]
         )
         self._planner_intro = PLANNER_PROMPT.format(tools="\n".join(_describe(t) for t in self.tools))
+        # A tool with key arguments (an email's recipients) is a call a person will review:
+        # its arguments are written by the planner, the better model. Measured: the 0.5B
+        # dropped one of two recipients in 2 of 3 prompts, the 1.5B in none.
         self._acts: dict[str, Runnable[Any, BaseMessage]] = {
-            name: model.bind_tools(self.tools, tool_choice=name) for name in self.tool_names
+            t.name: (self.planner if (t.metadata or {}).get(KEY_ARGS_METADATA) else model).bind_tools(
+                self.tools, tool_choice=t.name
+            )
+            for t in self.tools
         }
         self._answer: Runnable[Any, BaseMessage] = (
             model.bind_tools(self.tools, tool_choice="none")

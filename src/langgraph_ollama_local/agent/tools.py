@@ -48,7 +48,10 @@ RECIPIENTS_PATTERN = rf"^{_ADDRESS}(, ?{_ADDRESS})*$"
 class SendEmailArgs(BaseModel):
     """Arguments of `send_email`, as the model sees them and an approver edits them."""
 
-    to: str = Field(description="Recipient email address(es), comma-separated.", pattern=RECIPIENTS_PATTERN)
+    to: str = Field(
+        description="Recipient email address(es): every address the user named, comma-separated.",
+        pattern=RECIPIENTS_PATTERN,
+    )
     subject: str = Field(description="Subject line.")
     body: str = Field(description="The message text.")
     idempotency_key: Annotated[str | None, InjectedToolArg] = None
