@@ -1,8 +1,12 @@
 """`SqlExecutionLedger`: the execution ledger in the approval store's database.
 
 Each row commits on its own before (and after) the tool runs — that ordering is the whole
-guarantee, so it never shares a transaction with anything else. Both sync (the tutorial's
-`invoke`) and async (the service) paths are served.
+guarantee, so it never shares a transaction with anything else but its fence: bound to a
+run's lease (`fenced`), the ledger marks a call `started` (or re-runs one in doubt) only in
+a transaction where the database confirms that lease (`run_queue.confirm_lease`), and
+otherwise raises `FencedOffError` without writing. Recording a result is never fenced: an
+effect that happened is recorded whoever holds the run now. Both sync (the tutorial's
+`invoke`) and async (the service) paths are served; only the async one is fenced.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from langgraph_ollama_local.agent.ledger import ExecutionRecord, ExecutionStatus
+from langgraph_ollama_local.store.lease import LeaseFence, require_lease
 from langgraph_ollama_local.store.schema import tool_executions
 
 
@@ -34,10 +39,23 @@ def _record(row: Any) -> ExecutionRecord:
 
 
 class SqlExecutionLedger:
-    def __init__(self, engine: AsyncEngine | None = None, *, sync_engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine | None = None,
+        *,
+        sync_engine: Engine | None = None,
+        fence: LeaseFence | None = None,
+    ) -> None:
         if engine is None and sync_engine is None:
             raise ValueError("SqlExecutionLedger needs an async engine, a sync engine, or both")
-        self.engine, self.sync_engine = engine, sync_engine
+        self.engine, self.sync_engine, self.fence = engine, sync_engine, fence
+
+    def fenced(self, fence: LeaseFence) -> SqlExecutionLedger:
+        """This ledger, starting calls only while `fence` (a run's lease) holds."""
+        return SqlExecutionLedger(self.engine, sync_engine=self.sync_engine, fence=fence)
+
+    async def _confirm(self, conn: AsyncConnection, key: str) -> None:
+        await require_lease(conn, self.fence, f"tool call {key}")
 
     # -- async (service) -------------------------------------------------------------------
 
@@ -47,6 +65,7 @@ class SqlExecutionLedger:
         engine = self._async()
         try:
             async with engine.begin() as conn:
+                await self._confirm(conn, key)  # same transaction: the lease holds while we commit
                 await conn.execute(_insert(key, thread_id, tool_call_id, tool, digest))
             return None
         except IntegrityError:
@@ -56,12 +75,15 @@ class SqlExecutionLedger:
 
     async def aretry(self, key: str) -> None:
         async with self._async().begin() as conn:
+            await self._confirm(conn, key)
             await conn.execute(_retry(key))
 
     async def afinish(
         self, key: str, *, status: ExecutionStatus, content: str | None, outcome: str | None
     ) -> None:
         async with self._async().begin() as conn:
+            if status == "in_doubt":  # a judgement on a row another holder may be running
+                await self._confirm(conn, key)
             await conn.execute(_finish(key, status, content, outcome))
 
     async def arecords(self, *statuses: ExecutionStatus) -> list[ExecutionRecord]:
