@@ -3,6 +3,10 @@
 - expired leases: runs whose worker stopped renewing (killed, hung); a live worker takes
   them over, so rows that stay here mean no worker is running;
 - stuck runs: queued for more than five minutes;
+- runs retrying: sent back to the queue by storage/connection errors (a database
+  restarting, a full disk) and not through yet — they move once the storage is back;
+- failed threads: the thread's latest run failed on a graph error, so the thread never
+  moves by itself — fix the cause, then `hitl runs retry RUN_ID`;
 - notifications: pending (due or backing off) and failed for good;
 - in-doubt tool calls: the process died while an approved call ran, so it was not
   repeated and a person should check whether it took effect.
@@ -71,6 +75,8 @@ async def _recovery_checks(url: str) -> list[Check]:
         Check("run queue", True, f"{health.queued} queued, {health.running} running"),
         _leases_check(health.expired_leases, now),
         _stuck_check(health.stuck_queued, now),
+        _retrying_check(health.retrying),
+        _failed_check(health.failed),
         _notifications_check(counts, oldest),
         _doubt_check(doubtful),
     ]
@@ -111,6 +117,38 @@ def _stuck_check(stuck: list[Any], now: datetime) -> Check:
         False,
         f"{len(stuck)} run(s) waiting: {rows}",
         "no worker is taking runs: start `hitl worker`, or `hitl serve` with --workers above 0",
+    )
+
+
+def _retrying_check(retrying: list[Any]) -> Check:
+    if not retrying:
+        return Check("runs retrying", True, "none sent back by storage errors")
+    rows = "; ".join(
+        f"run {r.id[:12]} (thread {r.thread_id}, {r.retries} retries, last: {(r.error or '?')[:120]})"
+        for r in retrying[:10]
+    )
+    return Check(
+        "runs retrying",
+        False,
+        f"{len(retrying)} run(s) went back to the queue after storage errors: {rows}",
+        "they continue by themselves once the database answers again: check that it runs, "
+        "has disk space and accepts connections (`hitl doctor` storage row)",
+        required=False,
+    )
+
+
+def _failed_check(failed: list[Any]) -> Check:
+    if not failed:
+        return Check("failed threads", True, "no thread ends in a failed run")
+    rows = "; ".join(f"thread {r.thread_id} (run {r.id[:12]}: {(r.error or '?')[:160]})" for r in failed[:10])
+    return Check(
+        "failed threads",
+        False,
+        f"{len(failed)} thread(s) whose latest run failed on a graph error never move by themselves: {rows}",
+        "fix what the error names (the graph, a tool, the model), then queue the run again: "
+        "`hitl runs retry RUN_ID` (it continues from its last checkpoint; approved calls "
+        "that already ran are not repeated)",
+        required=False,
     )
 
 
