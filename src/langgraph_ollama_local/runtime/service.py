@@ -59,6 +59,7 @@ from langgraph_ollama_local.store.approval_store import (
     NewRequest,
     Run,
 )
+from langgraph_ollama_local.store.checkpointer import order_after
 from langgraph_ollama_local.store.faults import is_transient, is_transient_text
 from langgraph_ollama_local.store.lease import LeaseFence
 from langgraph_ollama_local.store.ledger import SqlExecutionLedger
@@ -383,6 +384,8 @@ class ServiceRuntime:
         """
         fence = fence or self._fence(run)
         try:
+            latest = await self.graph.checkpointer.aget_tuple(self.config(run.thread_id))  # type: ignore[union-attr]
+            order_after(latest.config["configurable"].get("checkpoint_id") if latest else None)
             graph_input = await self._graph_input(run)
             if graph_input is not _SKIP:
                 await self._run_graph(run, graph_input, fence)

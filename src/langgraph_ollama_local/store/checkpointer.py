@@ -282,6 +282,7 @@ def _open_postgres(url: str) -> Iterator[BaseCheckpointSaver[Any]]:
         min_size=1,
         max_size=_PG_POOL_MAX_SIZE,
         open=False,
+        check=ConnectionPool.check_connection,  # after a server restart: a fresh one, not a dead one
     )
     try:
         try:
@@ -317,6 +318,7 @@ async def _open_async_postgres(url: str) -> AsyncIterator[BaseCheckpointSaver[An
         min_size=1,
         max_size=_PG_POOL_MAX_SIZE,
         open=False,
+        check=AsyncConnectionPool.check_connection,  # after a server restart: a fresh one
     )
     try:
         try:
@@ -351,3 +353,33 @@ def _redact(url: str) -> str:
         return url
     user = credentials.split(":", 1)[0]
     return f"{scheme}://{user}:***@{location}"
+
+
+# --- checkpoint order across processes ------------------------------------------------------
+
+
+def order_after(checkpoint_id: str | None) -> None:
+    """Make this process's next LangGraph checkpoint ids sort after `checkpoint_id`.
+
+    LangGraph names checkpoints with time-based UUIDv6 from the process's clock and reads
+    a thread's newest checkpoint as the greatest id. A thread is driven by whichever
+    worker holds its run, so when one worker's clock runs ahead of another's, the
+    checkpoints the slower one writes later would sort *before* the fast one's and stay
+    hidden: the thread would go back in time. LangGraph already keeps ids increasing
+    within one process (its generator never goes below the last timestamp it used); we
+    move that floor past the thread's newest checkpoint before a run writes any.
+    """
+    if not checkpoint_id:
+        return
+    import uuid
+
+    from langgraph.checkpoint.base import id as checkpoint_ids
+
+    try:
+        value = uuid.UUID(checkpoint_id).int
+    except ValueError:
+        return  # not LangGraph's UUIDv6: nothing to order after
+    timestamp = (((value >> 80) & 0xFFFFFFFFFFFF) << 12) | ((value >> 64) & 0x0FFF)
+    floor: int | None = checkpoint_ids._last_v6_timestamp
+    if floor is None or floor < timestamp:
+        setattr(checkpoint_ids, "_last_v6_timestamp", timestamp)  # noqa: B010 - module global
