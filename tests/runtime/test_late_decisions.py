@@ -92,3 +92,39 @@ async def test_a_late_approval_without_any_sweeper_gets_the_policy_outcome_and_a
         finally:
             await runtime.stop()
             await store.close()
+
+
+def test_over_http_a_late_approval_is_a_409_with_the_reason_and_nothing_runs(tmp_path):
+    """A real `hitl serve` (its sweeper running every second): whoever gets there first,
+    the late approver gets 409 saying the deadline passed, and the email is not sent."""
+    import time
+    from datetime import UTC, datetime
+
+    from tests.server.support import HERE as SERVER_TESTS
+    from tests.server.support import launch
+
+    graph_file = tmp_path / "timed_graph.py"
+    graph_file.write_text((SERVER_TESTS / "scripted_graph.py").read_text().replace(
+        '"allowed_decisions": ["approve", "edit", "reject", "respond"]',
+        '"stages": [{"role": "manager", "timeout_seconds": 1}]'))
+    service = launch(tmp_path, graph=f"{graph_file}:graph", users={"root": ("admin", "manager")}, policy=None)
+    try:
+        client = service.client("root")
+        reply = client.post("/chat", json={"thread_id": "late", "message": "Send email to frank@example.com"})
+        assert reply.status_code == 200 and reply.json()["pending_approval"] is True
+        item = reply.json()["pending_action"]
+        deadline = datetime.fromisoformat(item["deadline"])
+        while datetime.now(UTC) <= deadline:  # one machine: its clock is the database's
+            time.sleep(0.05)
+        answer = client.post(f"/approvals/{item['id']}/decision", json={"type": "approve"})
+        assert answer.status_code == 409, answer.text
+        assert "passed its deadline" in answer.json()["detail"]
+        assert answer.json()["approval"]["status"] == "expired"
+        assert answer.json()["approval"]["decided_by"] == "system:deadline"
+        for _ in range(200):
+            if not client.get("/approvals", params={"thread_id": "late"}).json()["items"]:
+                break
+            time.sleep(0.05)
+        assert service.outbox() == []  # the late approval did not send it
+    finally:
+        service.stop()

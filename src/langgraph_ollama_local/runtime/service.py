@@ -58,6 +58,7 @@ from langgraph_ollama_local.store.approval_store import (
     InboxQuery,
     NewRequest,
     Run,
+    refusal,
 )
 from langgraph_ollama_local.store.checkpointer import order_after
 from langgraph_ollama_local.store.faults import is_transient, is_transient_text
@@ -549,7 +550,7 @@ class ServiceRuntime:
             raise ValueError("decide() needs the authenticated principal (or a system actor)")
         request = await self.store.get(request_id)
         if not request.is_pending:
-            raise AlreadyDecidedError(request)
+            raise refusal(request)
         if principal is not None:
             denied = can_decide(principal, request, self.settings.access)
             if denied is not None:
@@ -573,6 +574,8 @@ class ServiceRuntime:
                 now=self.fake_clock() if self.fake_clock else None,
             )
         except DeadlinePassedError as late:
+            if by_deadline:
+                raise  # another sweeper resolved it first
             # Too late, whether or not a sweeper runs: the deadline's policy decides, now.
             raise DeadlinePassedError(await self._apply_deadline(late.request)) from None
         latency = (decided.decided_at or self.clock()) - request.created_at

@@ -67,6 +67,16 @@ class DeadlinePassedError(AlreadyDecidedError):
         self.request = request
 
 
+def refusal(request: ApprovalRequest) -> AlreadyDecidedError:
+    """Why a decision on `request` cannot be stored: its deadline passed, or someone decided first."""
+    if request.is_pending or request.status in DEADLINE_STATUSES:
+        return DeadlinePassedError(request)
+    return AlreadyDecidedError(request)
+
+
+DEADLINE_STATUSES = ("expired", "escalated")  # only a deadline's policy leaves these
+
+
 @dataclass(frozen=True)
 class NewRequest:
     """What the runtime knows about one item when an interrupt is raised."""
@@ -432,10 +442,7 @@ class ApprovalStore:
                 ).first()
                 if row is None:
                     raise NotFoundError(f"approval {request_id} does not exist")
-                current = _to_request(row)
-                if current.is_pending:  # only the deadline can have stopped the update
-                    raise DeadlinePassedError(current)
-                raise AlreadyDecidedError(current)
+                raise refusal(_to_request(row))  # pending: only the deadline stopped the update
             row = (
                 await conn.execute(select(approval_requests).where(approval_requests.c.id == request_id))
             ).one()
