@@ -9,13 +9,17 @@ SQLAlchemy stores datetimes in, so comparisons with stored values hold).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from langgraph_ollama_local.store.audit import as_utc
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 _SQLITE_FORMAT = "%Y-%m-%d %H:%M:%f000"  # %f is SS.SSS: pad to SQLAlchemy's microseconds
 
