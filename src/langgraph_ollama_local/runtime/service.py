@@ -61,7 +61,7 @@ from langgraph_ollama_local.store.approval_store import (
     refusal,
 )
 from langgraph_ollama_local.store.checkpointer import order_after
-from langgraph_ollama_local.store.faults import is_transient, is_transient_text
+from langgraph_ollama_local.store.faults import DatabaseUnavailableError, is_transient, is_transient_text
 from langgraph_ollama_local.store.lease import LeaseFence
 from langgraph_ollama_local.store.ledger import SqlExecutionLedger
 from langgraph_ollama_local.store.pg_events import PgNotifier
@@ -548,7 +548,12 @@ class ServiceRuntime:
             actor = principal.user
         if actor is None or (principal is None and not actor.startswith(SYSTEM)):
             raise ValueError("decide() needs the authenticated principal (or a system actor)")
-        request = await self.store.get(request_id)
+        try:
+            request = await self.store.get(request_id)
+        except Exception as exc:
+            if is_transient(exc):
+                raise DatabaseUnavailableError(exc, decision_stored=False) from exc
+            raise
         if not request.is_pending:
             raise refusal(request)
         if principal is not None:
@@ -578,11 +583,21 @@ class ServiceRuntime:
                 raise  # another sweeper resolved it first
             # Too late, whether or not a sweeper runs: the deadline's policy decides, now.
             raise DeadlinePassedError(await self._apply_deadline(late.request)) from None
+        except Exception as exc:
+            if is_transient(exc):  # the connection may have dropped around the commit
+                raise DatabaseUnavailableError(exc, decision_stored=None) from exc
+            raise
         latency = (decided.decided_at or self.clock()) - request.created_at
         self.metrics.approval_latency.labels(status).observe(max(latency.total_seconds(), 0.0))
         self.metrics.decisions.labels(status).inc()
-        await self.emit("approval.decided", approval=_public(decided))
-        await self._resume_if_complete(decided, actor)
+        try:
+            await self.emit("approval.decided", approval=_public(decided))
+            await self._resume_if_complete(decided, actor)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # Stored: the reconciler queues the resume once the database answers again.
+            log.warning("decision on %s stored; its resume waits for the database (%s)", request_id, exc)
         return decided
 
     async def _resume_if_complete(self, decided: ApprovalRequest, actor: str) -> None:

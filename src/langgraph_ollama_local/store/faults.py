@@ -96,3 +96,18 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
         for nxt in (orig, exc.__cause__):
             if isinstance(nxt, BaseException):
                 todo.append(nxt)
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The database did not answer (restarting, unreachable, full): try again shortly.
+
+    `decision_stored` says what became of a decision being stored when it happened:
+    False (not stored), True (stored; what follows it is recovered by the service), or
+    None (unknown: the connection dropped around the commit — read the request to know).
+    """
+
+    def __init__(self, cause: BaseException, *, decision_stored: bool | None = False) -> None:
+        super().__init__(
+            f"the database is unavailable ({type(cause).__name__}: {' '.join(str(cause).split())[:300]})"
+        )
+        self.decision_stored = decision_stored
