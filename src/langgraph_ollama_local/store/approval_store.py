@@ -167,10 +167,19 @@ class ApprovalStore:
 
     @classmethod
     async def open(cls, url: str, *, run_migrations: bool = True) -> ApprovalStore:
+        """Open (and migrate) the store; `StorageUnavailableError` when the database does not answer."""
         if run_migrations:
             import asyncio
 
-            await asyncio.to_thread(migrate, url)
+            from langgraph_ollama_local.store.checkpointer import storage_unavailable
+            from langgraph_ollama_local.store.faults import is_transient
+
+            try:
+                await asyncio.to_thread(migrate, url)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise storage_unavailable(url, exc) from exc
+                raise
         return cls(create_engine_for(url))
 
     async def close(self) -> None:

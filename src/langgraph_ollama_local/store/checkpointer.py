@@ -338,6 +338,15 @@ async def _open_async_postgres(url: str) -> AsyncIterator[BaseCheckpointSaver[An
 # --- helpers -----------------------------------------------------------------------------
 
 
+def storage_unavailable(url: str, exc: BaseException) -> StorageUnavailableError:
+    """The actionable one-line error for a storage at `url` that could not be opened."""
+    orig = getattr(exc, "orig", None)  # SQLAlchemy's wrapper: the driver's own words say why
+    exc = orig if isinstance(orig, BaseException) else exc
+    if storage_kind(url) == "sqlite":
+        return _sqlite_unavailable(sqlite_path(url), exc)
+    return _pg_unavailable(url, exc)
+
+
 def _flat(exc: BaseException) -> str:
     """An exception's message on one line (libpq's are multi-line)."""
     return " ".join(str(exc).split()) or type(exc).__name__
