@@ -110,6 +110,9 @@ class Settings:
     lease_seconds: float = 15.0
     poll_seconds: float = 1.0
     single_process: bool | None = None  # None: True on SQLite, False on PostgreSQL
+    # On stop (SIGTERM): claim nothing more, start no new tool call, and wait this long for
+    # the calls already running to end before the runs are released to other workers.
+    stop_grace_seconds: float = 20.0
 
 
 def _items_for(interrupt: Interrupt, now: datetime, requested_by: str | None) -> list[NewRequest]:
@@ -196,6 +199,7 @@ class ServiceRuntime:
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
+        self._calls = _RunningCalls()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._broadcast = (
@@ -226,7 +230,15 @@ class ServiceRuntime:
         self._tasks.append(asyncio.create_task(self._sweeper(), name="hitl-sweeper"))
         await self._refresh_pending_gauge()
 
-    async def stop(self) -> None:
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Stop: claim no more runs and start no more tool calls; let the calls running now
+        end (within `grace_seconds`, default `Settings.stop_grace_seconds`), then release
+        this process's runs so other workers continue them at once."""
+        grace = self.settings.stop_grace_seconds if grace_seconds is None else grace_seconds
+        self._calls.stopping = True
+        self._wake.set()
+        if not await self._calls.settled(grace):
+            log.warning("stopping with tool calls still running after %.0fs: %s", grace, self._calls.keys)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -245,7 +257,8 @@ class ServiceRuntime:
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
         if run_id:
             config["metadata"] = {"hitl_run_id": run_id}
-            config["configurable"][LEDGER_CONFIG_KEY] = self.ledger.fenced(fence) if fence else self.ledger
+            ledger = self.ledger.fenced(fence, self._calls) if fence else self.ledger
+            config["configurable"][LEDGER_CONFIG_KEY] = ledger
         return config
 
     async def now(self) -> datetime:
@@ -323,7 +336,7 @@ class ServiceRuntime:
                 await asyncio.sleep(0.05)
 
     async def _worker(self) -> None:
-        while True:
+        while not self._calls.stopping:
             self._wake.clear()  # before looking, so a wake-up during the claim is not lost
             try:
                 run = await self.queue.claim(self.worker_id, self.settings.lease_seconds)
@@ -737,6 +750,33 @@ class ServiceRuntime:
             if isinstance(message, AIMessage) and not message.tool_calls:
                 return str(message.content)
         return ""
+
+
+class _RunningCalls:
+    """The approved tool calls running in this process, and whether new ones may start."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.stopping = False
+        self._changed = asyncio.Event()
+
+    def start(self, key: str) -> None:
+        if self.stopping:
+            raise FencedOffError(f"this worker is stopping: tool call {key} was not started here")
+        self.keys.add(key)
+
+    def done(self, key: str) -> None:
+        self.keys.discard(key)
+        self._changed.set()
+
+    async def settled(self, within: float) -> bool:
+        """Wait until no call runs (at most `within` seconds); True when none does."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                while self.keys:
+                    self._changed.clear()
+                    await self._changed.wait()
+        return not self.keys
 
 
 _SKIP = object()
