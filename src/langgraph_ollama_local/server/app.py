@@ -1,6 +1,6 @@
 """The FastAPI application. Routes are thin: the runtime and the store do the work.
 
-Every route but `/healthz` (and the login page) needs an authenticated `Principal`
+Every route but `/healthz`, `/readyz` (and the login page) needs an authenticated `Principal`
 (`server/security.py`); what it may do comes from the policy's access rules and stage
 roles (`auth/authorization.py`). The actor recorded for anything a request does is the
 principal's user, never a name taken from a request body.
