@@ -605,6 +605,8 @@ class ServiceRuntime:
         self.metrics.decisions.labels(status).inc()
         try:
             await self.emit("approval.decided", approval=_public(decided))
+            if not by_deadline:  # the deadline's own outcome is notified as expired / escalated
+                await self.notifier.notify("approval.decided", decided)
             await self._resume_if_complete(decided, actor)
         except Exception as exc:
             if not is_transient(exc):
