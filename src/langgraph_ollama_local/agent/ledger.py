@@ -20,6 +20,10 @@ call `started` only in a transaction where the database confirms that this worke
 holds the run's lease, so a worker that was taken over (stalled, clock skewed, cut off)
 never starts an effect the new holder may start too.
 
+A tool reports how it failed by raising `RetryableToolError` (nothing happened; run it
+again with the same key) or `OutcomeUnknownError` (it may have happened: in doubt, not
+repeated); any other exception is a failure reported to the model.
+
 The key is thread + AI message id + tool-call id, so a model that reuses call ids across
 turns cannot make a new call look like an old one. This module is the interface and an
 in-memory ledger; the durable one is `store.ledger.SqlExecutionLedger`.
@@ -34,6 +38,18 @@ from typing import Literal, Protocol
 ExecutionStatus = Literal["started", "succeeded", "failed", "in_doubt"]
 LEDGER_CONFIG_KEY = "hitl_execution_ledger"
 IDEMPOTENCY_ARG = "idempotency_key"
+
+
+class RetryableToolError(Exception):
+    """Raised by a tool whose call did not take effect for a reason that passes (a server
+    refusing connections, a 4xx "try later"): the executor runs it again, with the same
+    idempotency key, a few times with a backoff, before reporting it failed."""
+
+
+class OutcomeUnknownError(Exception):
+    """Raised by a tool when the call may or may not have taken effect (the connection
+    dropped after the request was sent): the call is recorded `in_doubt` and never run
+    again by itself — a person checks (`hitl doctor`)."""
 
 
 class FencedOffError(RuntimeError):

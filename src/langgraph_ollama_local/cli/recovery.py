@@ -8,8 +8,10 @@
 - failed threads: the thread's latest run failed on a graph error, so the thread never
   moves by itself — fix the cause, then `hitl runs retry RUN_ID`;
 - notifications: pending (due or backing off) and failed for good;
-- in-doubt tool calls: the process died while an approved call ran, so it was not
-  repeated and a person should check whether it took effect.
+- in-doubt tool calls: the process died while an approved call ran, or the tool could not
+  tell whether it took effect (a connection dropped before the answer), so it was not
+  repeated and a person should check whether it took effect;
+- failed tool calls: calls that ran and failed for good (after retries where it passes).
 """
 
 from __future__ import annotations
@@ -59,6 +61,16 @@ async def _recovery_checks(url: str) -> list[Check]:
             oldest = await conn.scalar(
                 select(func.min(notifications.c.created_at)).where(notifications.c.status == "pending")
             )
+            failed_calls = list(
+                (
+                    await conn.execute(
+                        select(tool_executions)
+                        .where(tool_executions.c.status == "failed")
+                        .order_by(tool_executions.c.started_at.desc())
+                        .limit(20)
+                    )
+                ).all()
+            )
             doubtful = list(
                 (
                     await conn.execute(
@@ -79,6 +91,7 @@ async def _recovery_checks(url: str) -> list[Check]:
         _failed_check(health.failed),
         _notifications_check(counts, oldest),
         _doubt_check(doubtful),
+        _failed_calls_check(failed_calls),
     ]
 
 
@@ -166,6 +179,22 @@ def _notifications_check(counts: dict[str, int], oldest: datetime | None) -> Che
             required=False,
         )
     return Check("notifications", True, detail)
+
+
+def _failed_calls_check(rows: list[Any]) -> Check:
+    if not rows:
+        return Check("failed tool calls", True, "none")
+    listed = "; ".join(
+        f"{r.tool} {r.tool_call_id} in thread {r.thread_id}: {(r.content or '?')[:160]}" for r in rows[:10]
+    )
+    return Check(
+        "failed tool calls",
+        False,
+        f"{len(rows)} call(s) ran and failed (after retries where the failure could pass): {listed}",
+        "the error says why (a refused address, a server rejecting the message); fix it, then ask "
+        "the agent again — the approval was used by the failed attempt, and the requester was told",
+        required=False,
+    )
 
 
 def _doubt_check(rows: list[Any]) -> Check:
