@@ -3,7 +3,7 @@
 #                Ollama when it is reachable with the model pulled)
 #   make test  — lint, type-check and run the whole test suite
 #   (make serve — the approval service and web inbox; open the login link it prints)
-.PHONY: run serve test install lint typecheck pytest doctor bench clean
+.PHONY: run serve test install lint typecheck pytest doctor bench faults clean
 
 install:
 	@bash scripts/install.sh
@@ -31,6 +31,12 @@ test: lint typecheck pytest
 
 bench: install
 	.venv/bin/python bench/run_all.py
+
+# The long fault campaigns (CI runs them small inside `make test`): 1000 kill -9s, 40
+# PostgreSQL restarts, 10 minutes with one worker's clock 20 s ahead. About an hour.
+faults: install
+	HITL_CRASH_TRIALS=1000 .venv/bin/python -m pytest -s tests/runtime/test_crash_recovery.py
+	HITL_FAULT_RESTARTS=40 HITL_SKEW_SECONDS=600 .venv/bin/python -m pytest -s tests/runtime/test_database_faults.py
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

@@ -32,6 +32,15 @@ if ! command -v dot >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "
     || echo "    could not install graphviz: graph pictures (and their test) are skipped" >&2
 fi
 
+# libfaketime skews one worker's clock in the fault tests (tests/runtime/test_database_faults.py).
+if [ ! -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] && [ "$(uname -m)" = "x86_64" ] \
+    && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "==> installing Debian's faketime for the clock-skew tests"
+  apt-get install -y -q faketime >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q faketime >/dev/null 2>&1; } \
+    || echo "    could not install faketime: the clock-skew tests will fail and say so" >&2
+fi
+
 if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ] && [ "$STAMP" -nt scripts/install.sh ]; then
   exit 0  # up to date
 fi

@@ -4,7 +4,8 @@ external effects in PostgreSQL (the "bank", database from $CRASH_BANK_URL).
 - `pay` takes the injected `idempotency_key`, as a real payment API would: the bank keeps
   one payment per key, and logs every attempt;
 - `wipe` cannot recognise a repeat: every execution is one more row.
-Both sleep a random moment after the effect, so kills land inside the window between
+Both record the executing process's own clock (`process_clock`, next to the bank's `at`),
+so a test can tell which calls a skewed worker made. Both sleep a random moment after the effect, so kills land inside the window between
 "the effect happened" and "the ledger knows it".
 The model is the scripted test double (no LLM can be had deterministically here).
 """
@@ -25,8 +26,8 @@ from langgraph_ollama_local.testing import ScriptedChatModel, tool_call
 BANK = os.environ.get("CRASH_BANK_URL", "")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bank_payments (key text PRIMARY KEY, thread text, amount int, at timestamptz DEFAULT now());
-CREATE TABLE IF NOT EXISTS bank_attempts (key text, at timestamptz DEFAULT now());
-CREATE TABLE IF NOT EXISTS bank_wipes (target text, at timestamptz DEFAULT now());
+CREATE TABLE IF NOT EXISTS bank_attempts (key text, at timestamptz DEFAULT now(), process_clock double precision);
+CREATE TABLE IF NOT EXISTS bank_wipes (target text, at timestamptz DEFAULT now(), process_clock double precision);
 """
 
 
@@ -38,7 +39,7 @@ def _bank() -> psycopg.Connection:
 def pay(amount: int, thread: str, idempotency_key: Annotated[str | None, InjectedToolArg] = None) -> str:
     """Pay an amount on behalf of a thread."""
     with _bank() as conn:
-        conn.execute("INSERT INTO bank_attempts (key) VALUES (%s)", (idempotency_key,))
+        conn.execute("INSERT INTO bank_attempts (key, process_clock) VALUES (%s, %s)", (idempotency_key, time.time()))
         conn.execute(
             "INSERT INTO bank_payments (key, thread, amount) VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING",
             (idempotency_key, thread, amount),
@@ -51,7 +52,7 @@ def pay(amount: int, thread: str, idempotency_key: Annotated[str | None, Injecte
 def wipe(target: str) -> str:
     """Delete a table's rows (a repeat would delete again)."""
     with _bank() as conn:
-        conn.execute("INSERT INTO bank_wipes (target) VALUES (%s)", (target,))
+        conn.execute("INSERT INTO bank_wipes (target, process_clock) VALUES (%s, %s)", (target, time.time()))
     time.sleep(random.uniform(0.0, 0.4))
     return f"wiped {target}"
 

@@ -254,7 +254,8 @@ def test_kill_9_at_random_points_loses_no_decision_and_repeats_no_effect(pg_url,
     print(f"crash suite: {sum(kills.values())} kills ({dict(kills)}), {report}")
 
 
-def check_invariants(db: str, drivers: list[Driver]) -> str:
+def check_invariants(db: str, drivers: list[Driver], bank_db: str | None = None) -> str:
+    """`db` holds the service's tables; `bank_db` (default: the same) the bank's."""
     acked = {k: v for d in drivers for k, v in d.acked.items()}
     done = [t for d in drivers for t in d.done]
     unfinished = [t for d in drivers for t in d.unfinished]
@@ -270,9 +271,10 @@ def check_invariants(db: str, drivers: list[Driver]) -> str:
         decided_entries = Counter(
             row[0] for row in conn.execute("SELECT subject_id FROM hitl_audit_log WHERE action = 'approval.decided'")
         )
-        payments = list(conn.execute("SELECT key, thread FROM bank_payments"))
-        attempts = conn.execute("SELECT count(*) FROM bank_attempts").fetchone()[0]
-        wipes = Counter(row[0] for row in conn.execute("SELECT target FROM bank_wipes"))
+        with psycopg.connect(bank_db or db) as bank:
+            payments = list(bank.execute("SELECT key, thread FROM bank_payments"))
+            attempts = bank.execute("SELECT count(*) FROM bank_attempts").fetchone()[0]
+            wipes = Counter(row[0] for row in bank.execute("SELECT target FROM bank_wipes"))
         ledger = {row[0]: row[1] for row in conn.execute("SELECT key, status FROM hitl_tool_executions")}
         active_runs = list(conn.execute("SELECT id, thread_id, status FROM hitl_runs WHERE status IN ('queued','running')"))
         failed_runs = list(conn.execute("SELECT id, thread_id, error FROM hitl_runs WHERE status = 'failed'"))

@@ -28,6 +28,7 @@ DECIDERS = frozenset({"bob"})  # the stage role is approver; alice (the requeste
 # (method, OpenAPI path, who may) — None means public.
 EXPECT: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/healthz"): None,
+    ("GET", "/readyz"): None,  # readiness probes carry no credential; it says only whether the database answers
     ("GET", "/metrics"): ADMIN,
     ("POST", "/chat"): STARTERS,
     ("POST", "/approve"): DECIDERS,

@@ -15,6 +15,15 @@ runs and the result *after*:
   and the model and the audit see "outcome unknown" (`in_doubt`) — at most once, never
   twice. `hitl doctor` lists such calls.
 
+A ledger may also refuse to start a call (`FencedOffError`): the service's ledger marks a
+call `started` only in a transaction where the database confirms that this worker still
+holds the run's lease, so a worker that was taken over (stalled, clock skewed, cut off)
+never starts an effect the new holder may start too.
+
+A tool reports how it failed by raising `RetryableToolError` (nothing happened; run it
+again with the same key) or `OutcomeUnknownError` (it may have happened: in doubt, not
+repeated); any other exception is a failure reported to the model.
+
 The key is thread + AI message id + tool-call id, so a model that reuses call ids across
 turns cannot make a new call look like an old one. This module is the interface and an
 in-memory ledger; the durable one is `store.ledger.SqlExecutionLedger`.
@@ -29,6 +38,26 @@ from typing import Literal, Protocol
 ExecutionStatus = Literal["started", "succeeded", "failed", "in_doubt"]
 LEDGER_CONFIG_KEY = "hitl_execution_ledger"
 IDEMPOTENCY_ARG = "idempotency_key"
+
+
+class RetryableToolError(Exception):
+    """Raised by a tool whose call did not take effect for a reason that passes (a server
+    refusing connections, a 4xx "try later"): the executor runs it again, with the same
+    idempotency key, a few times with a backoff, before reporting it failed."""
+
+
+class OutcomeUnknownError(Exception):
+    """Raised by a tool when the call may or may not have taken effect (the connection
+    dropped after the request was sent): the call is recorded `in_doubt` and never run
+    again by itself — a person checks (`hitl doctor`)."""
+
+
+class FencedOffError(RuntimeError):
+    """The call was not started: this process no longer holds the run it belongs to.
+
+    Another worker took the run over (this one stalled past its lease, or lost the
+    database); the new holder runs the call. Nothing was executed or recorded.
+    """
 
 
 @dataclass(frozen=True)
@@ -51,10 +80,13 @@ class ExecutionLedger(Protocol):
     def begin(
         self, key: str, *, thread_id: str, tool_call_id: str, tool: str, digest: str | None
     ) -> ExecutionRecord | None:
-        """Record that the call starts now; None if new, else the existing record (nothing written)."""
+        """Record that the call starts now; None if new, else the existing record (nothing written).
+
+        Raises `FencedOffError` when the caller may no longer start effects (nothing written).
+        """
 
     def retry(self, key: str) -> None:
-        """An in-doubt call is being run again (idempotent tool): count the attempt."""
+        """An in-doubt call is being run again (idempotent tool): count the attempt (or `FencedOffError`)."""
 
     def finish(self, key: str, *, status: ExecutionStatus, content: str | None, outcome: str | None) -> None:
         """Record how the call ended (or that its outcome is unknown: `in_doubt`)."""

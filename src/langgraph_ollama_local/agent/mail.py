@@ -26,6 +26,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
+from langgraph_ollama_local.agent.ledger import OutcomeUnknownError, RetryableToolError
 from langgraph_ollama_local.config import LocalAgentConfig, SmtpSettings
 
 MESSAGE_ID_DOMAIN = "langgraph-ollama-local"
@@ -49,6 +50,29 @@ class EmailConfigError(ValueError):
 
 class EmailDeliveryError(RuntimeError):
     """The message could not be handed to the mail server or written to the outbox."""
+
+
+class EmailRetryableError(EmailDeliveryError, RetryableToolError):
+    """Not sent, for a reason that passes (server down or refusing, a 4xx "try later"):
+    the executor sends it again with the same Message-ID."""
+
+
+class EmailOutcomeUnknownError(EmailDeliveryError, OutcomeUnknownError):
+    """The connection dropped after the message went out and before the server's 250:
+    it may have been delivered. Recorded in doubt, never resent by itself."""
+
+
+def _temporary(exc: BaseException) -> bool:
+    """A failure before anything was accepted that passes: a 4xx reply, or the network."""
+    code = getattr(exc, "smtp_code", None)
+    if isinstance(code, int):
+        return 400 <= code < 500
+    return isinstance(exc, OSError | smtplib.SMTPServerDisconnected)
+
+
+def _not_sent(exc: BaseException, message: str) -> EmailDeliveryError:
+    """Nothing was sent: retryable when the cause passes, else final."""
+    return (EmailRetryableError if _temporary(exc) else EmailDeliveryError)(message)
 
 
 @dataclass(frozen=True)
@@ -196,11 +220,12 @@ class SmtpDelivery:
         s = self.settings
         try:
             client = smtplib.SMTP(self.host, s.port, timeout=s.timeout_seconds)
-        except (OSError, smtplib.SMTPException) as exc:
-            raise EmailDeliveryError(
+        except (OSError, smtplib.SMTPException) as exc:  # refused, timed out, a stalled banner, 4xx/5xx
+            raise _not_sent(
+                exc,
                 f"could not connect to the SMTP server {self.where} ({_smtp_reply(exc)}). Start the mail "
                 "server or fix HITL_SMTP__HOST / HITL_SMTP__PORT; unset HITL_SMTP__HOST to write emails "
-                "to the local outbox instead. Nothing was sent"
+                "to the local outbox instead. Nothing was sent",
             ) from exc
         try:
             self._prepare(client)
@@ -226,7 +251,8 @@ class SmtpDelivery:
                     "does, or set HITL_SMTP__STARTTLS=false for a trusted local server. Nothing was sent"
                 ) from exc
             except (OSError, smtplib.SMTPException) as exc:  # ssl.SSLError is an OSError
-                raise EmailDeliveryError(
+                retry = isinstance(exc, smtplib.SMTPServerDisconnected | TimeoutError | ConnectionError)
+                raise (EmailRetryableError if retry else EmailDeliveryError)(
                     f"STARTTLS with the SMTP server {self.where} failed ({_smtp_reply(exc)}). Check that "
                     f"the server's certificate is valid for {self.host}. Nothing was sent"
                 ) from exc
@@ -245,9 +271,10 @@ class SmtpDelivery:
                     "needs none. Nothing was sent"
                 ) from exc
             except (OSError, smtplib.SMTPException) as exc:
-                raise EmailDeliveryError(
+                raise _not_sent(
+                    exc,
                     f"logging in to the SMTP server {self.where} failed ({_smtp_reply(exc)}). "
-                    "Check the SMTP settings. Nothing was sent"
+                    "Check the SMTP settings. Nothing was sent",
                 ) from exc
 
     def _send(self, client: smtplib.SMTP, message: EmailMessage, recipients: tuple[str, ...]) -> list[str]:
@@ -255,22 +282,23 @@ class SmtpDelivery:
             refused = client.send_message(message, to_addrs=list(recipients))
         except smtplib.SMTPRecipientsRefused as exc:
             detail = "; ".join(f"{addr}: {_smtp_reply_of(reply)}" for addr, reply in exc.recipients.items())
-            raise EmailDeliveryError(
+            temporary = all(400 <= code < 500 for code, _ in exc.recipients.values())
+            raise (EmailRetryableError if temporary else EmailDeliveryError)(
                 f"the SMTP server {self.where} refused every recipient ({detail}). Check the addresses, "
                 "or whether the server relays mail for them. Nothing was sent"
             ) from exc
         except smtplib.SMTPSenderRefused as exc:
-            raise EmailDeliveryError(
+            raise (EmailRetryableError if _temporary(exc) else EmailDeliveryError)(
                 f"the SMTP server {self.where} refused the sender {self.settings.sender!r} "
                 f"({_smtp_reply(exc)}). Set HITL_SMTP__SENDER to an address it accepts. Nothing was sent"
             ) from exc
-        except smtplib.SMTPDataError as exc:
-            raise EmailDeliveryError(
+        except smtplib.SMTPDataError as exc:  # the server answered: 4xx "try later", 5xx no
+            raise (EmailRetryableError if _temporary(exc) else EmailDeliveryError)(
                 f"the SMTP server {self.where} rejected the message ({_smtp_reply(exc)}). "
                 "Nothing was delivered"
             ) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            raise EmailDeliveryError(
+        except (OSError, smtplib.SMTPException) as exc:  # no answer to the message: ambiguous
+            raise EmailOutcomeUnknownError(
                 f"the connection to the SMTP server {self.where} failed while sending "
                 f"({_smtp_reply(exc)}); the message may not have been delivered. Check the server "
                 "and retry with the same Message-ID so a duplicate can be recognised"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,6 +26,8 @@ from langgraph_ollama_local.agent.ledger import (
     LEDGER_CONFIG_KEY,
     ExecutionLedger,
     ExecutionRecord,
+    OutcomeUnknownError,
+    RetryableToolError,
     execution_key,
 )
 from langgraph_ollama_local.agent.state import AgentState
@@ -135,6 +138,10 @@ def _too_deep(args: Any) -> bool:
     return problem is not None and "nested" in problem
 
 
+TOOL_RETRY_DELAYS = (0.5, 1.0, 2.0)  # pauses before re-running a call that raised RetryableToolError
+_UNKNOWN_KEY = "hitl_outcome_unknown"
+
+
 class GatedToolExecutor:
     """Runs a turn's tool calls after the approval gate has reviewed all of them.
 
@@ -196,10 +203,22 @@ class GatedToolExecutor:
                         ledger.finish(key, status="in_doubt", content=str(replay.content), outcome="error")
                     return replay
                 ledger.retry(key)
-        try:
-            result = _tagged(_as_tool_message(tool.invoke(_invocation(outcome, tool, key)), outcome), outcome)
-        except Exception as exc:  # a failing tool must not kill the conversation
-            result = _failed(outcome, exc)
+        for attempt, delay in enumerate((*TOOL_RETRY_DELAYS, None)):
+            try:
+                invoked = tool.invoke(_invocation(outcome, tool, key))
+                result = _tagged(_as_tool_message(invoked, outcome), outcome)
+            except RetryableToolError as exc:  # nothing happened: again, same key, after a pause
+                result = _failed(outcome, exc, attempts=attempt + 1)
+                if delay is not None:
+                    time.sleep(delay)
+                    if ledger is not None:
+                        ledger.retry(key)
+                    continue
+            except OutcomeUnknownError as exc:
+                result = _unknown(outcome, exc)
+            except Exception as exc:  # a failing tool must not kill the conversation
+                result = _failed(outcome, exc)
+            break
         if ledger is not None:
             ledger.finish(key, **_finished(result))
         return result
@@ -218,12 +237,22 @@ class GatedToolExecutor:
                         )
                     return replay
                 await ledger.aretry(key)
-        try:
-            result = _tagged(
-                _as_tool_message(await tool.ainvoke(_invocation(outcome, tool, key)), outcome), outcome
-            )
-        except Exception as exc:
-            result = _failed(outcome, exc)
+        for attempt, delay in enumerate((*TOOL_RETRY_DELAYS, None)):
+            try:
+                invoked = await tool.ainvoke(_invocation(outcome, tool, key))
+                result = _tagged(_as_tool_message(invoked, outcome), outcome)
+            except RetryableToolError as exc:  # nothing happened: again, same key, after a pause
+                result = _failed(outcome, exc, attempts=attempt + 1)
+                if delay is not None:
+                    await asyncio.sleep(delay)
+                    if ledger is not None:
+                        await ledger.aretry(key)
+                    continue
+            except OutcomeUnknownError as exc:
+                result = _unknown(outcome, exc)
+            except Exception as exc:
+                result = _failed(outcome, exc)
+            break
         if ledger is not None:
             await ledger.afinish(key, **_finished(result))
         return result
@@ -292,6 +321,8 @@ def _replay_or_retry(prior: ExecutionRecord, tool: BaseTool, outcome: ReviewOutc
 
 
 def _finished(result: ToolMessage) -> dict[str, Any]:
+    if result.response_metadata.get(_UNKNOWN_KEY):
+        return {"status": "in_doubt", "content": str(result.content), "outcome": "error"}
     failed = result.status == "error"
     return {
         "status": "failed" if failed else "succeeded",
@@ -326,9 +357,26 @@ def _tagged(message: ToolMessage, outcome: ReviewOutcome) -> ToolMessage:
     return message
 
 
-def _failed(outcome: ReviewOutcome, exc: Exception) -> ToolMessage:
+def _unknown(outcome: ReviewOutcome, exc: Exception) -> ToolMessage:
+    """The call may have taken effect: in doubt, never repeated by itself."""
     message = ToolMessage(
-        content=f"The {outcome.tool_call['name']} tool failed: {type(exc).__name__}: {exc}",
+        content=(
+            f"The outcome of this {outcome.tool_call['name']} call is unknown ({exc}). It was not "
+            "run again, so it cannot have happened twice; check whether it took effect before "
+            "asking for it again."
+        ),
+        name=outcome.tool_call["name"],
+        tool_call_id=outcome.tool_call["id"],
+        status="error",
+    )
+    message.response_metadata = {_UNKNOWN_KEY: True}
+    return _tagged(message, outcome)
+
+
+def _failed(outcome: ReviewOutcome, exc: Exception, *, attempts: int = 1) -> ToolMessage:
+    tried = f" (tried {attempts} times)" if attempts > 1 else ""
+    message = ToolMessage(
+        content=f"The {outcome.tool_call['name']} tool failed{tried}: {type(exc).__name__}: {exc}",
         name=outcome.tool_call["name"],
         tool_call_id=outcome.tool_call["id"],
         status="error",

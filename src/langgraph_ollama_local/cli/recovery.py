@@ -3,9 +3,15 @@
 - expired leases: runs whose worker stopped renewing (killed, hung); a live worker takes
   them over, so rows that stay here mean no worker is running;
 - stuck runs: queued for more than five minutes;
+- runs retrying: sent back to the queue by storage/connection errors (a database
+  restarting, a full disk) and not through yet — they move once the storage is back;
+- failed threads: the thread's latest run failed on a graph error, so the thread never
+  moves by itself — fix the cause, then `hitl runs retry RUN_ID`;
 - notifications: pending (due or backing off) and failed for good;
-- in-doubt tool calls: the process died while an approved call ran, so it was not
-  repeated and a person should check whether it took effect.
+- in-doubt tool calls: the process died while an approved call ran, or the tool could not
+  tell whether it took effect (a connection dropped before the answer), so it was not
+  repeated and a person should check whether it took effect;
+- failed tool calls: calls that ran and failed for good (after retries where it passes).
 """
 
 from __future__ import annotations
@@ -55,6 +61,16 @@ async def _recovery_checks(url: str) -> list[Check]:
             oldest = await conn.scalar(
                 select(func.min(notifications.c.created_at)).where(notifications.c.status == "pending")
             )
+            failed_calls = list(
+                (
+                    await conn.execute(
+                        select(tool_executions)
+                        .where(tool_executions.c.status == "failed")
+                        .order_by(tool_executions.c.started_at.desc())
+                        .limit(20)
+                    )
+                ).all()
+            )
             doubtful = list(
                 (
                     await conn.execute(
@@ -71,8 +87,11 @@ async def _recovery_checks(url: str) -> list[Check]:
         Check("run queue", True, f"{health.queued} queued, {health.running} running"),
         _leases_check(health.expired_leases, now),
         _stuck_check(health.stuck_queued, now),
+        _retrying_check(health.retrying),
+        _failed_check(health.failed),
         _notifications_check(counts, oldest),
         _doubt_check(doubtful),
+        _failed_calls_check(failed_calls),
     ]
 
 
@@ -114,6 +133,38 @@ def _stuck_check(stuck: list[Any], now: datetime) -> Check:
     )
 
 
+def _retrying_check(retrying: list[Any]) -> Check:
+    if not retrying:
+        return Check("runs retrying", True, "none sent back by storage errors")
+    rows = "; ".join(
+        f"run {r.id[:12]} (thread {r.thread_id}, {r.retries} retries, last: {(r.error or '?')[:120]})"
+        for r in retrying[:10]
+    )
+    return Check(
+        "runs retrying",
+        False,
+        f"{len(retrying)} run(s) went back to the queue after storage errors: {rows}",
+        "they continue by themselves once the database answers again: check that it runs, "
+        "has disk space and accepts connections (`hitl doctor` storage row)",
+        required=False,
+    )
+
+
+def _failed_check(failed: list[Any]) -> Check:
+    if not failed:
+        return Check("failed threads", True, "no thread ends in a failed run")
+    rows = "; ".join(f"thread {r.thread_id} (run {r.id[:12]}: {(r.error or '?')[:160]})" for r in failed[:10])
+    return Check(
+        "failed threads",
+        False,
+        f"{len(failed)} thread(s) whose latest run failed on a graph error never move by themselves: {rows}",
+        "fix what the error names (the graph, a tool, the model), then queue the run again: "
+        "`hitl runs retry RUN_ID` (it continues from its last checkpoint; approved calls "
+        "that already ran are not repeated)",
+        required=False,
+    )
+
+
 def _notifications_check(counts: dict[str, int], oldest: datetime | None) -> Check:
     pending, failed = counts.get("pending", 0), counts.get("failed", 0)
     detail = f"{pending} pending" + (f" (oldest {_age(oldest, datetime.now(UTC))})" if pending else "")
@@ -128,6 +179,22 @@ def _notifications_check(counts: dict[str, int], oldest: datetime | None) -> Che
             required=False,
         )
     return Check("notifications", True, detail)
+
+
+def _failed_calls_check(rows: list[Any]) -> Check:
+    if not rows:
+        return Check("failed tool calls", True, "none")
+    listed = "; ".join(
+        f"{r.tool} {r.tool_call_id} in thread {r.thread_id}: {(r.content or '?')[:160]}" for r in rows[:10]
+    )
+    return Check(
+        "failed tool calls",
+        False,
+        f"{len(rows)} call(s) ran and failed (after retries where the failure could pass): {listed}",
+        "the error says why (a refused address, a server rejecting the message); fix it, then ask "
+        "the agent again — the approval was used by the failed attempt, and the requester was told",
+        required=False,
+    )
 
 
 def _doubt_check(rows: list[Any]) -> Check:

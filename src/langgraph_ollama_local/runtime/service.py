@@ -14,6 +14,11 @@
 - Recovery: a run whose worker died is taken over when its lease runs out (at once on a
   single-process SQLite start) and continues from its checkpoint; decided-but-not-resumed
   interrupts are resumed by the periodic `reconcile`; paused threads stay pending.
+- Faults: a storage or connection error (`store/faults.py`) sends the run back to the
+  queue with a backoff instead of failing it; only graph errors fail a run. Effects and
+  inbox items happen only under a lease the database confirms in the same transaction
+  (`store/lease.py`); a worker fenced off stops without finishing. Every time that is
+  compared across processes (leases, deadlines) is the database's clock.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Interrupt
 
-from langgraph_ollama_local.agent.ledger import LEDGER_CONFIG_KEY
+from langgraph_ollama_local.agent.ledger import LEDGER_CONFIG_KEY, FencedOffError
 from langgraph_ollama_local.approvals.decisions import parse_decision
 from langgraph_ollama_local.approvals.errors import DecisionError
 from langgraph_ollama_local.approvals.lifecycle import DECIDED_BY_TYPE, ApprovalRequest, RequestKind
@@ -49,10 +54,15 @@ from langgraph_ollama_local.runtime.metrics import Metrics
 from langgraph_ollama_local.store.approval_store import (
     AlreadyDecidedError,
     ApprovalStore,
+    DeadlinePassedError,
     InboxQuery,
     NewRequest,
     Run,
+    refusal,
 )
+from langgraph_ollama_local.store.checkpointer import order_after
+from langgraph_ollama_local.store.faults import DatabaseUnavailableError, is_transient, is_transient_text
+from langgraph_ollama_local.store.lease import LeaseFence
 from langgraph_ollama_local.store.ledger import SqlExecutionLedger
 from langgraph_ollama_local.store.pg_events import PgNotifier
 from langgraph_ollama_local.store.run_queue import RunQueue
@@ -100,6 +110,9 @@ class Settings:
     lease_seconds: float = 15.0
     poll_seconds: float = 1.0
     single_process: bool | None = None  # None: True on SQLite, False on PostgreSQL
+    # On stop (SIGTERM): claim nothing more, start no new tool call, and wait this long for
+    # the calls already running to end before the runs are released to other workers.
+    stop_grace_seconds: float = 20.0
 
 
 def _items_for(interrupt: Interrupt, now: datetime, requested_by: str | None) -> list[NewRequest]:
@@ -180,9 +193,13 @@ class ServiceRuntime:
         self.notifier = notifier or Notifier()
         self.metrics = metrics or Metrics()
         self.settings = settings
-        self.clock = clock or (lambda: datetime.now(UTC))
+        # Deadlines and leases are measured on the database's clock; `clock` replaces it
+        # (tests fast-forward time with it).
+        self.fake_clock: Callable[[], datetime] | None = clock
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
+        self._calls = _RunningCalls()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._broadcast = (
@@ -213,7 +230,15 @@ class ServiceRuntime:
         self._tasks.append(asyncio.create_task(self._sweeper(), name="hitl-sweeper"))
         await self._refresh_pending_gauge()
 
-    async def stop(self) -> None:
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Stop: claim no more runs and start no more tool calls; let the calls running now
+        end (within `grace_seconds`, default `Settings.stop_grace_seconds`), then release
+        this process's runs so other workers continue them at once."""
+        grace = self.settings.stop_grace_seconds if grace_seconds is None else grace_seconds
+        self._calls.stopping = True
+        self._wake.set()
+        if not await self._calls.settled(grace):
+            log.warning("stopping with tool calls still running after %.0fs: %s", grace, self._calls.keys)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -226,12 +251,21 @@ class ServiceRuntime:
         if self._broadcast is not None:
             await self._broadcast.stop()
 
-    def config(self, thread_id: str, run_id: str | None = None) -> RunnableConfig:
+    def config(
+        self, thread_id: str, run_id: str | None = None, *, fence: LeaseFence | None = None
+    ) -> RunnableConfig:
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
         if run_id:
             config["metadata"] = {"hitl_run_id": run_id}
-            config["configurable"][LEDGER_CONFIG_KEY] = self.ledger
+            ledger = self.ledger.fenced(fence, self._calls) if fence else self.ledger
+            config["configurable"][LEDGER_CONFIG_KEY] = ledger
         return config
+
+    async def now(self) -> datetime:
+        """The time deadlines are measured on: the database's clock (or the test's fake one)."""
+        if self.fake_clock is not None:
+            return self.fake_clock()
+        return await self.store.db_now()
 
     # -- events --------------------------------------------------------------------------
 
@@ -302,12 +336,15 @@ class ServiceRuntime:
                 await asyncio.sleep(0.05)
 
     async def _worker(self) -> None:
-        while True:
+        while not self._calls.stopping:
             self._wake.clear()  # before looking, so a wake-up during the claim is not lost
             try:
                 run = await self.queue.claim(self.worker_id, self.settings.lease_seconds)
-            except Exception:  # the database is away: try again shortly
-                log.exception("could not take a run from the queue")
+            except Exception as exc:  # the database is away: try again shortly
+                if not is_transient(exc):
+                    log.exception("could not take a run from the queue")
+                else:
+                    log.warning("could not take a run from the queue (%s); retrying", _one_line(exc))
                 await asyncio.sleep(self.settings.poll_seconds)
                 continue
             if run is None:
@@ -322,10 +359,11 @@ class ServiceRuntime:
 
     async def _execute(self, run: Run) -> None:
         # One run per thread at a time is the queue's rule (claim), across processes.
+        fence = self._fence(run)
         await self.emit("run.started", run_id=run.id, thread_id=run.thread_id)
         started = time.perf_counter()
-        work = asyncio.create_task(self._advance(run))
-        heartbeat = asyncio.create_task(self._keep_lease(run, work))
+        work = asyncio.create_task(self._advance(run, fence))
+        heartbeat = asyncio.create_task(self._keep_lease(fence, work))
         try:
             status, error = await work
         except asyncio.CancelledError:
@@ -335,45 +373,86 @@ class ServiceRuntime:
             return
         finally:
             heartbeat.cancel()
-        if not await self.queue.finish(run.id, self.worker_id, status, error=error):
+        if status == "fenced":
+            log.warning("run %s: %s; this attempt stopped", run.id, error)
+            return
+        if status == "retry":
+            await self._retry_later(run, fence, error or "storage error")
+            return
+        finished = await _persist(
+            lambda: self.queue.finish(run.id, self.worker_id, status, error=error, attempt=fence.attempt),
+            f"finish run {run.id}",
+        )
+        if not finished:
             log.warning("run %s finished after its lease was lost; the new holder records it", run.id)
             return
         self.metrics.run_duration.labels(status).observe(time.perf_counter() - started)
         self.metrics.runs.labels(status).inc()
         await self.emit(f"run.{status}", run_id=run.id, thread_id=run.thread_id, error=error)
 
-    async def _advance(self, run: Run) -> tuple[str, str | None]:
-        """Run the graph to its next pause or its end: ("paused" | "succeeded" | "failed", error)."""
+    async def _advance(self, run: Run, fence: LeaseFence | None = None) -> tuple[str, str | None]:
+        """Run the graph to its next pause or its end, under `fence` (default: the run's own lease).
+
+        ("paused" | "succeeded" | "failed", error), or "retry" after a storage/connection
+        error (the run goes back to the queue), or "fenced" when the lease was lost.
+        """
+        fence = fence or self._fence(run)
         try:
+            latest = await self.graph.checkpointer.aget_tuple(self.config(run.thread_id))  # type: ignore[union-attr]
+            order_after(latest.config["configurable"].get("checkpoint_id") if latest else None)
             graph_input = await self._graph_input(run)
             if graph_input is not _SKIP:
-                await self._run_graph(run, graph_input)
+                await self._run_graph(run, graph_input, fence)
             state = await self.graph.aget_state(self.config(run.thread_id))
             if state.interrupts or state.next:
-                await self._record_pause(run, list(state.interrupts), tuple(state.next))
+                await self._record_pause(run, list(state.interrupts), tuple(state.next), fence)
                 return "paused", None
+        except FencedOffError as exc:
+            return "fenced", str(exc)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__}: {_one_line(exc)}"
+            if is_transient(exc):
+                log.warning("run %s hit a storage error, back to the queue: %s", run.id, error)
+                return "retry", error
             log.warning("run %s failed: %s", run.id, error)
             return "failed", error
         return "succeeded", None
 
-    async def _keep_lease(self, run: Run, work: asyncio.Task[Any]) -> bool:
+    def _fence(self, run: Run) -> LeaseFence:
+        """The token this claim holds the run by (its attempt counts up on every takeover)."""
+        owner = run.lease_owner or self.worker_id
+        return LeaseFence(run.id, owner, run.attempts, self.settings.lease_seconds)
+
+    async def _retry_later(self, run: Run, fence: LeaseFence, error: str) -> None:
+        """Back to the queue with a capped exponential backoff; if the database stays away
+        even for that, the lease runs out and any worker takes the run over anyway."""
+        delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** min(run.retries, 10))
+        requeued = await _persist(
+            lambda: self.queue.retry_later(fence, delay_seconds=delay, error=error),
+            f"requeue run {run.id}",
+        )
+        if requeued:
+            await self.emit("run.requeued", run_id=run.id, thread_id=run.thread_id, error=error)
+            self.metrics.runs.labels("requeued").inc()
+
+    async def _keep_lease(self, fence: LeaseFence, work: asyncio.Task[Any]) -> bool:
         """Renew the lease while the run works; stop the work if the lease was lost."""
         while True:
             await asyncio.sleep(self.settings.lease_seconds / 3)
             try:
-                held = await self.queue.renew(run.id, self.worker_id, self.settings.lease_seconds)
-            except Exception:
-                log.exception("could not renew the lease of run %s", run.id)
+                held = await self.queue.renew(
+                    fence.run_id, self.worker_id, self.settings.lease_seconds, attempt=fence.attempt
+                )
+            except Exception as exc:
+                log.warning("could not renew the lease of run %s (%s)", fence.run_id, _one_line(exc))
                 continue
             if not held:
                 work.cancel()
                 return False
 
-    async def _run_graph(self, run: Run, graph_input: Any) -> None:
+    async def _run_graph(self, run: Run, graph_input: Any, fence: LeaseFence | None = None) -> None:
         """Run to the next pause or the end, publishing reply tokens as they stream."""
-        config = self.config(run.thread_id, run.id)
+        config = self.config(run.thread_id, run.id, fence=fence)
         if not self.settings.stream_tokens:
             await self.graph.ainvoke(graph_input, config)
             return
@@ -403,8 +482,14 @@ class ServiceRuntime:
             return None
         raise ValueError(f"unknown run input {spec!r}")
 
-    async def _record_pause(self, run: Run, interrupts: list[Interrupt], next_nodes: tuple[str, ...]) -> None:
-        now = self.clock()
+    async def _record_pause(
+        self,
+        run: Run,
+        interrupts: list[Interrupt],
+        next_nodes: tuple[str, ...],
+        fence: LeaseFence | None = None,
+    ) -> None:
+        now = await self.now()
         items: list[NewRequest] = []
         for interrupt in interrupts:
             items.extend(_items_for(interrupt, now, _requester_of(run)))
@@ -415,7 +500,7 @@ class ServiceRuntime:
                     kind="breakpoint", interrupt_id=marker, description=f"Paused before {list(next_nodes)}"
                 )
             )
-        created = await self.store.record_requests(run.thread_id, run.id, items)
+        created = await self.store.record_requests(run.thread_id, run.id, items, fence=fence)
         for request in created:
             await self.emit("approval.requested", approval=_public(request))
             await self.notifier.notify("approval.requested", request)
@@ -476,9 +561,14 @@ class ServiceRuntime:
             actor = principal.user
         if actor is None or (principal is None and not actor.startswith(SYSTEM)):
             raise ValueError("decide() needs the authenticated principal (or a system actor)")
-        request = await self.store.get(request_id)
+        try:
+            request = await self.store.get(request_id)
+        except Exception as exc:
+            if is_transient(exc):
+                raise DatabaseUnavailableError(exc, decision_stored=False) from exc
+            raise
         if not request.is_pending:
-            raise AlreadyDecidedError(request)
+            raise refusal(request)
         if principal is not None:
             denied = can_decide(principal, request, self.settings.access)
             if denied is not None:
@@ -487,19 +577,42 @@ class ServiceRuntime:
         status = status_override or DECIDED_BY_TYPE.get(decision["type"], "rejected")
         if decision["type"] == "cancel":
             status = "cancelled"
-        decided = await self.store.decide(
-            request_id,
-            status=status,  # type: ignore[arg-type]
-            decision=decision,
-            actor=actor,
-            edited_args=decision.get("edited_action", {}).get("args") if decision["type"] == "edit" else None,
-            reason=decision.get("message") if decision["type"] in ("reject", "escalate") else None,
-        )
+        by_deadline = actor == DEADLINE_ACTOR
+        try:
+            decided = await self.store.decide(
+                request_id,
+                status=status,  # type: ignore[arg-type]
+                decision=decision,
+                actor=actor,
+                edited_args=decision.get("edited_action", {}).get("args")
+                if decision["type"] == "edit"
+                else None,
+                reason=decision.get("message") if decision["type"] in ("reject", "escalate") else None,
+                enforce_deadline=not by_deadline,
+                now=self.fake_clock() if self.fake_clock else None,
+            )
+        except DeadlinePassedError as late:
+            if by_deadline:
+                raise  # another sweeper resolved it first
+            # Too late, whether or not a sweeper runs: the deadline's policy decides, now.
+            raise DeadlinePassedError(await self._apply_deadline(late.request)) from None
+        except Exception as exc:
+            if is_transient(exc):  # the connection may have dropped around the commit
+                raise DatabaseUnavailableError(exc, decision_stored=None) from exc
+            raise
         latency = (decided.decided_at or self.clock()) - request.created_at
         self.metrics.approval_latency.labels(status).observe(max(latency.total_seconds(), 0.0))
         self.metrics.decisions.labels(status).inc()
-        await self.emit("approval.decided", approval=_public(decided))
-        await self._resume_if_complete(decided, actor)
+        try:
+            await self.emit("approval.decided", approval=_public(decided))
+            if not by_deadline:  # the deadline's own outcome is notified as expired / escalated
+                await self.notifier.notify("approval.decided", decided)
+            await self._resume_if_complete(decided, actor)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # Stored: the reconciler queues the resume once the database answers again.
+            log.warning("decision on %s stored; its resume waits for the database (%s)", request_id, exc)
         return decided
 
     async def _resume_if_complete(self, decided: ApprovalRequest, actor: str) -> None:
@@ -553,37 +666,58 @@ class ServiceRuntime:
 
     async def sweep_deadlines(self) -> list[ApprovalRequest]:
         """Resolve every overdue request by its policy; returns what was resolved."""
-        now = self.clock()
+        now = await self.now()
         resolved = []
         for request in await self.store.overdue(now):
-            view = _view_of(request)
-            waited = (now - request.created_at).total_seconds()
-            decision = timeout_decision(view, waited)
-            status = "escalated" if decision["type"] == "escalate" else "expired"
-            try:
-                done = await self.decide(request.id, decision, actor=DEADLINE_ACTOR, status_override=status)
-            except (AlreadyDecidedError, InvalidDecisionError):
-                continue  # decided meanwhile by a person: theirs wins
-            if status == "escalated":
-                self.metrics.escalations.inc()
-                await self.emit("approval.escalated", approval=_public(done))
-                await self.notifier.notify("approval.escalated", done)
-            else:
-                self.metrics.timeouts.inc()
-                await self.emit("approval.expired", approval=_public(done))
-                await self.notifier.notify("approval.expired", done)
-            resolved.append(done)
+            done = await self._resolve_by_deadline(request, now)
+            if done is not None:
+                resolved.append(done)
         return resolved
+
+    async def _resolve_by_deadline(self, request: ApprovalRequest, now: datetime) -> ApprovalRequest | None:
+        """Apply the deadline's policy to an overdue request; None if it was decided meanwhile."""
+        view = _view_of(request)
+        waited = (now - request.created_at).total_seconds()
+        decision = timeout_decision(view, waited)
+        status = "escalated" if decision["type"] == "escalate" else "expired"
+        try:
+            done = await self.decide(request.id, decision, actor=DEADLINE_ACTOR, status_override=status)
+        except (AlreadyDecidedError, InvalidDecisionError):
+            return None  # decided in time by a person, or by another sweeper
+        if status == "escalated":
+            self.metrics.escalations.inc()
+            await self.emit("approval.escalated", approval=_public(done))
+            await self.notifier.notify("approval.escalated", done)
+        else:
+            self.metrics.timeouts.inc()
+            await self.emit("approval.expired", approval=_public(done))
+            await self.notifier.notify("approval.expired", done)
+        return done
+
+    async def _apply_deadline(self, request: ApprovalRequest) -> ApprovalRequest:
+        """A decision came late: resolve the request by its policy now (as the sweeper would)."""
+        done = await self._resolve_by_deadline(request, await self.now())
+        return done if done is not None else await self.store.get(request.id)
 
     # -- recovery ------------------------------------------------------------------------
 
     async def reconcile(self) -> int:
-        """Queue the resume of every paused thread whose interrupt is fully decided.
+        """Queue the resume of every paused thread whose interrupt is fully decided, and put
+        back in the queue every thread's latest run that failed on a storage error.
 
-        Normally the last decision queues it; this catches a process that died between the
-        decision's commit and the enqueue. The resume key makes a second enqueue a no-op.
+        Normally the last decision queues the resume; this catches a process that died
+        between the decision's commit and the enqueue. The resume key makes a second
+        enqueue a no-op. Runs failed by a storage error (versions before runs were retried)
+        are queued again: their resume or message was acknowledged, so it must happen.
         """
         queued = 0
+        for failed in await self.queue.failed_latest():
+            if is_transient_text(failed.error) and await self.queue.requeue_failed(failed.id):
+                log.warning(
+                    "run %s had failed on a storage error (%s); queued again", failed.id, failed.error
+                )
+                queued += 1
+                self._wake.set()
         for run in await self.queue.paused_with_nothing_pending():
             state = await self.graph.aget_state(self.config(run.thread_id))
             markers = [i.id for i in state.interrupts] or ([f"breakpoint:{run.id}"] if state.next else [])
@@ -620,8 +754,59 @@ class ServiceRuntime:
         return ""
 
 
+class _RunningCalls:
+    """The approved tool calls running in this process, and whether new ones may start."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.stopping = False
+        self._changed = asyncio.Event()
+
+    def start(self, key: str) -> None:
+        if self.stopping:
+            raise FencedOffError(f"this worker is stopping: tool call {key} was not started here")
+        self.keys.add(key)
+
+    def done(self, key: str) -> None:
+        self.keys.discard(key)
+        self._changed.set()
+
+    async def settled(self, within: float) -> bool:
+        """Wait until no call runs (at most `within` seconds); True when none does."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                while self.keys:
+                    self._changed.clear()
+                    await self._changed.wait()
+        return not self.keys
+
+
 _SKIP = object()
 RECONCILE_EVERY = 10  # sweeps between two reconcile passes
+RETRY_BASE_SECONDS = 0.5  # backoff of a run sent back to the queue by a storage error
+RETRY_MAX_SECONDS = 30.0
+PERSIST_SECONDS = 30.0  # how long a finished run's outcome is retried against a database away
+
+
+async def _persist(write: Callable[[], Awaitable[bool]], what: str) -> bool:
+    """`write()` retried through storage errors for a while; False if it never got through
+    (then the lease runs out and the run's next holder re-derives the outcome)."""
+    delay, deadline = 0.2, time.monotonic() + PERSIST_SECONDS
+    while True:
+        try:
+            return await write()
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() > deadline:
+                log.warning("could not %s (%s); its lease will run out and it is taken over", what, exc)
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
 _RUN_ENDS = frozenset({"run.succeeded", "run.failed", "run.paused", "run.cancelled"})
 
 

@@ -1,6 +1,6 @@
 """The FastAPI application. Routes are thin: the runtime and the store do the work.
 
-Every route but `/healthz` (and the login page) needs an authenticated `Principal`
+Every route but `/healthz`, `/readyz` (and the login page) needs an authenticated `Principal`
 (`server/security.py`); what it may do comes from the policy's access rules and stage
 roles (`auth/authorization.py`). The actor recorded for anything a request does is the
 principal's user, never a name taken from a request body.
@@ -42,6 +42,10 @@ from langgraph_ollama_local.runtime.service import (
 from langgraph_ollama_local.server.auth_routes import auth_router
 from langgraph_ollama_local.server.deps import User
 from langgraph_ollama_local.server.graphs import GraphFactory, builtin_agent
+from langgraph_ollama_local.server.outage import (
+    install_outage_handling,
+    mark_decision_stored,
+)
 from langgraph_ollama_local.server.schemas import (
     PROBLEM_RESPONSES,
     ApproveRequest,
@@ -168,7 +172,10 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
+        """Liveness: the process answers (`/readyz` says whether the database does)."""
         return {"status": "ok"}
+
+    install_outage_handling(app)
 
     @app.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics(request: Request, user: User) -> PlainTextResponse:
@@ -206,11 +213,15 @@ def create_app(
         answer: dict[str, Any] = {"type": "approve"} if body.approved else {"type": "reject"}
         if not body.approved:
             answer["message"] = body.reason or "cancelled by user"
-        await decide_and_wait(runtime, page[0].id, answer, user)
+        await decide_and_wait(runtime, page[0].id, answer, user, request)
         return await thread_summary(runtime, body.thread_id)
 
-    async def decide_and_wait(runtime: ServiceRuntime, request_id: str, answer: Any, user: Principal) -> None:
+    async def decide_and_wait(
+        runtime: ServiceRuntime, request_id: str, answer: Any, user: Principal, request: Request | None = None
+    ) -> None:
         decided = await runtime.decide(request_id, answer, principal=user)
+        if request is not None:
+            mark_decision_stored(request)
         for run in reversed(await runtime.store.thread_runs(decided.thread_id)):
             if run.status in ("queued", "running"):
                 await runtime.wait_run(run.id, WAIT_SECONDS)
@@ -448,6 +459,7 @@ def create_app(
             if text is not None:
                 answer["message"] = text
         decided = await runtime.decide(request_id, answer, principal=user)
+        mark_decision_stored(request)
         return public_request(decided)
 
     # -- live events and audit -----------------------------------------------------------

@@ -1,8 +1,10 @@
 """`ApprovalStore`: the approval lifecycle on SQLite or PostgreSQL.
 
 Every change and its audit entry commit in one transaction. A request is decided once:
-the decision is a conditional `UPDATE … WHERE status = 'pending'`, so of two concurrent
-deciders exactly one changes the row and the other gets `AlreadyDecidedError`.
+the decision is a conditional `UPDATE … WHERE status = 'pending' AND (no deadline or the
+deadline is still ahead)`, so of two concurrent deciders exactly one changes the row and
+the other gets `AlreadyDecidedError`, and a decision after the deadline changes nothing
+(`DeadlinePassedError`: the deadline's policy decides). Times are the database's clock.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from langgraph_ollama_local.approvals.lifecycle import ApprovalRequest, RequestKind, RequestStatus
 from langgraph_ollama_local.store.audit import AuditEntry, AuditReport, append_audit, as_utc, verify_audit
+from langgraph_ollama_local.store.clock import at_or_db_now, read_db_now
 from langgraph_ollama_local.store.database import create_engine_for, migrate
+from langgraph_ollama_local.store.lease import LeaseFence, require_lease
 from langgraph_ollama_local.store.schema import approval_requests, audit_log, notifications, runs, threads
 
 
@@ -40,6 +44,37 @@ class AlreadyDecidedError(StoreError):
             + "; nothing was changed"
         )
         self.request = request
+
+
+class DeadlinePassedError(AlreadyDecidedError):
+    """The decision arrived after the request's deadline; it was not stored.
+
+    The deadline's policy (`on_timeout`: reject, escalate or approve) decides instead;
+    `request` is the request as that left it (still pending if nobody applied it yet).
+    """
+
+    def __init__(self, request: ApprovalRequest) -> None:
+        deadline = request.deadline.isoformat() if request.deadline else "?"
+        if request.is_pending:
+            outcome = f"its policy (on_timeout: {request.on_timeout or 'reject'}) decides it"
+        else:
+            outcome = f"its policy resolved it: {request.status}"
+        StoreError.__init__(
+            self,
+            f"approval {request.id} passed its deadline ({deadline}) before this decision arrived, "
+            f"so {outcome}; your decision was not stored",
+        )
+        self.request = request
+
+
+def refusal(request: ApprovalRequest) -> AlreadyDecidedError:
+    """Why a decision on `request` cannot be stored: its deadline passed, or someone decided first."""
+    if request.is_pending or request.status in DEADLINE_STATUSES:
+        return DeadlinePassedError(request)
+    return AlreadyDecidedError(request)
+
+
+DEADLINE_STATUSES = ("expired", "escalated")  # only a deadline's policy leaves these
 
 
 @dataclass(frozen=True)
@@ -82,6 +117,8 @@ class Run:
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
     resume_key: str | None = None
+    not_before: datetime | None = None
+    retries: int = 0
 
 
 _REQUEST_FIELDS = {f.name for f in fields(ApprovalRequest)}
@@ -99,7 +136,7 @@ def _to_request(row: Any) -> ApprovalRequest:
 
 def _to_run(row: Any) -> Run:
     data = dict(row._mapping)
-    for key in ("created_at", "started_at", "finished_at", "lease_expires_at"):
+    for key in ("created_at", "started_at", "finished_at", "lease_expires_at", "not_before"):
         if data.get(key) is not None:
             data[key] = as_utc(data[key])
     return Run(**data)
@@ -130,10 +167,19 @@ class ApprovalStore:
 
     @classmethod
     async def open(cls, url: str, *, run_migrations: bool = True) -> ApprovalStore:
+        """Open (and migrate) the store; `StorageUnavailableError` when the database does not answer."""
         if run_migrations:
             import asyncio
 
-            await asyncio.to_thread(migrate, url)
+            from langgraph_ollama_local.store.checkpointer import storage_unavailable
+            from langgraph_ollama_local.store.faults import is_transient
+
+            try:
+                await asyncio.to_thread(migrate, url)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise storage_unavailable(url, exc) from exc
+                raise
         return cls(create_engine_for(url))
 
     async def close(self) -> None:
@@ -232,11 +278,23 @@ class ApprovalStore:
     # -- approval requests -------------------------------------------------------------
 
     async def record_requests(
-        self, thread_id: str, run_id: str | None, items: Sequence[NewRequest], *, actor: str = "system"
+        self,
+        thread_id: str,
+        run_id: str | None,
+        items: Sequence[NewRequest],
+        *,
+        actor: str = "system",
+        fence: LeaseFence | None = None,
     ) -> list[ApprovalRequest]:
-        """Record the items of an interrupt; idempotent per (interrupt id, action index)."""
+        """Record the items of an interrupt; idempotent per (interrupt id, action index).
+
+        With a `fence` (the run's lease), only while the database confirms it, in the same
+        transaction (`FencedOffError` otherwise): a worker that was taken over records nothing.
+        """
         created: list[ApprovalRequest] = []
         async with self.engine.begin() as conn:
+            await require_lease(conn, fence, "recording the pause's inbox items")
+            now = await read_db_now(conn)
             for item in items:
                 if item.interrupt_id is not None:
                     existing = (
@@ -254,7 +312,7 @@ class ApprovalStore:
                     id=uuid.uuid4().hex,
                     thread_id=thread_id,
                     status="pending",
-                    created_at=utcnow(),
+                    created_at=now,
                     **{k: v for k, v in item.__dict__.items()},
                 )
                 row = {k: v for k, v in request.__dict__.items()}
@@ -332,11 +390,18 @@ class ApprovalStore:
             )
             return [_to_request(r) for r in rows]
 
-    async def overdue(self, now: datetime, limit: int = 100) -> list[ApprovalRequest]:
+    async def db_now(self) -> datetime:
+        """The database's current time: the clock deadlines and leases are measured on."""
         async with self.engine.connect() as conn:
+            return await read_db_now(conn)
+
+    async def overdue(self, now: datetime | None = None, limit: int = 100) -> list[ApprovalRequest]:
+        """Pending requests past their deadline at `now` (default: the database's clock)."""
+        async with self.engine.connect() as conn:
+            clock = at_or_db_now(conn.dialect.name, now)
             rows = await conn.execute(
                 select(approval_requests)
-                .where(approval_requests.c.status == "pending", approval_requests.c.deadline <= now)
+                .where(approval_requests.c.status == "pending", approval_requests.c.deadline <= clock)
                 .order_by(approval_requests.c.deadline)
                 .limit(limit)
             )
@@ -352,13 +417,25 @@ class ApprovalStore:
         edited_args: dict[str, Any] | None = None,
         reason: str | None = None,
         audit_action: str = "approval.decided",
+        enforce_deadline: bool = True,
+        now: datetime | None = None,
     ) -> ApprovalRequest:
-        """Move a pending request to `status`, once. Decision and audit entry commit together."""
-        now = utcnow()
+        """Move a pending request to `status`, once. Decision and audit entry commit together.
+
+        With `enforce_deadline` (everyone but the deadline's own resolution), a request past
+        its deadline at `now` (default: the database's clock) is not changed and
+        `DeadlinePassedError` says so; the caller applies the deadline's policy.
+        """
         async with self.engine.begin() as conn:
+            now = now or await read_db_now(conn)
+            conditions = [approval_requests.c.id == request_id, approval_requests.c.status == "pending"]
+            if enforce_deadline:
+                conditions.append(
+                    or_(approval_requests.c.deadline.is_(None), approval_requests.c.deadline > now)
+                )
             result = await conn.execute(
                 update(approval_requests)
-                .where(approval_requests.c.id == request_id, approval_requests.c.status == "pending")
+                .where(*conditions)
                 .values(
                     status=status,
                     decided_at=now,
@@ -374,7 +451,7 @@ class ApprovalStore:
                 ).first()
                 if row is None:
                     raise NotFoundError(f"approval {request_id} does not exist")
-                raise AlreadyDecidedError(_to_request(row))
+                raise refusal(_to_request(row))  # pending: only the deadline stopped the update
             row = (
                 await conn.execute(select(approval_requests).where(approval_requests.c.id == request_id))
             ).one()

@@ -1,5 +1,8 @@
 """The append-only, hash-chained audit log.
 
+Times are the database's clock (read in the append's first statement), so the chain's
+order and its times agree whichever process wrote each entry.
+
 Each entry carries the hash of the one before; its own hash covers its sequence number,
 time, actor, action, subject and data. Editing or deleting a row breaks the chain at that
 row, and the head row (last seq + hash) exposes a deleted tail. Appends lock the head, so
@@ -11,21 +14,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from langgraph_ollama_local.approvals.digest import canonical_json
+from langgraph_ollama_local.store.clock import as_utc, db_now
 from langgraph_ollama_local.store.schema import audit_head, audit_log
 
+__all__ = ["GENESIS", "AuditEntry", "AuditReport", "append_audit", "as_utc", "entry_hash", "verify_audit"]
+
 GENESIS = "0" * 64
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -61,12 +62,14 @@ async def append_audit(
     """Append one entry inside the caller's transaction."""
     # Write first: takes the head's row lock (PostgreSQL) / the write lock (SQLite) at once,
     # and reads the head in the same statement.
+    # The same statement reads the database's clock: entries of processes whose clocks
+    # disagree still carry times in the order of their sequence numbers.
     head = (
         await conn.execute(
             update(audit_head)
             .where(audit_head.c.id == 1)
             .values(id=1)
-            .returning(audit_head.c.last_seq, audit_head.c.last_hash)
+            .returning(audit_head.c.last_seq, audit_head.c.last_hash, db_now(conn.dialect.name).label("now"))
         )
     ).first()
     if head is None:
@@ -74,7 +77,7 @@ async def append_audit(
     seq = int(head.last_seq) + 1
     fields: dict[str, Any] = {
         "seq": seq,
-        "at": as_utc(at or datetime.now(UTC)),
+        "at": as_utc(at or _as_datetime(head.now)),
         "actor": actor,
         "action": action,
         "subject_type": subject_type,
@@ -86,6 +89,11 @@ async def append_audit(
     await conn.execute(insert(audit_log).values(**fields, prev_hash=head.last_hash, hash=digest))
     await conn.execute(update(audit_head).where(audit_head.c.id == 1).values(last_seq=seq, last_hash=digest))
     return AuditEntry(**fields, prev_hash=head.last_hash, hash=digest)
+
+
+def _as_datetime(value: Any) -> datetime:
+    """SQLite hands a function's value back as text; PostgreSQL as a datetime."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 @dataclass(frozen=True)

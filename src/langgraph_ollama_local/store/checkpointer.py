@@ -282,6 +282,7 @@ def _open_postgres(url: str) -> Iterator[BaseCheckpointSaver[Any]]:
         min_size=1,
         max_size=_PG_POOL_MAX_SIZE,
         open=False,
+        check=ConnectionPool.check_connection,  # after a server restart: a fresh one, not a dead one
     )
     try:
         try:
@@ -317,6 +318,7 @@ async def _open_async_postgres(url: str) -> AsyncIterator[BaseCheckpointSaver[An
         min_size=1,
         max_size=_PG_POOL_MAX_SIZE,
         open=False,
+        check=AsyncConnectionPool.check_connection,  # after a server restart: a fresh one
     )
     try:
         try:
@@ -336,6 +338,15 @@ async def _open_async_postgres(url: str) -> AsyncIterator[BaseCheckpointSaver[An
 # --- helpers -----------------------------------------------------------------------------
 
 
+def storage_unavailable(url: str, exc: BaseException) -> StorageUnavailableError:
+    """The actionable one-line error for a storage at `url` that could not be opened."""
+    orig = getattr(exc, "orig", None)  # SQLAlchemy's wrapper: the driver's own words say why
+    exc = orig if isinstance(orig, BaseException) else exc
+    if storage_kind(url) == "sqlite":
+        return _sqlite_unavailable(sqlite_path(url), exc)
+    return _pg_unavailable(url, exc)
+
+
 def _flat(exc: BaseException) -> str:
     """An exception's message on one line (libpq's are multi-line)."""
     return " ".join(str(exc).split()) or type(exc).__name__
@@ -351,3 +362,33 @@ def _redact(url: str) -> str:
         return url
     user = credentials.split(":", 1)[0]
     return f"{scheme}://{user}:***@{location}"
+
+
+# --- checkpoint order across processes ------------------------------------------------------
+
+
+def order_after(checkpoint_id: str | None) -> None:
+    """Make this process's next LangGraph checkpoint ids sort after `checkpoint_id`.
+
+    LangGraph names checkpoints with time-based UUIDv6 from the process's clock and reads
+    a thread's newest checkpoint as the greatest id. A thread is driven by whichever
+    worker holds its run, so when one worker's clock runs ahead of another's, the
+    checkpoints the slower one writes later would sort *before* the fast one's and stay
+    hidden: the thread would go back in time. LangGraph already keeps ids increasing
+    within one process (its generator never goes below the last timestamp it used); we
+    move that floor past the thread's newest checkpoint before a run writes any.
+    """
+    if not checkpoint_id:
+        return
+    import uuid
+
+    from langgraph.checkpoint.base import id as checkpoint_ids
+
+    try:
+        value = uuid.UUID(checkpoint_id).int
+    except ValueError:
+        return  # not LangGraph's UUIDv6: nothing to order after
+    timestamp = (((value >> 80) & 0xFFFFFFFFFFFF) << 12) | ((value >> 64) & 0x0FFF)
+    floor: int | None = checkpoint_ids._last_v6_timestamp
+    if floor is None or floor < timestamp:
+        setattr(checkpoint_ids, "_last_v6_timestamp", timestamp)  # noqa: B010 - module global

@@ -1,20 +1,25 @@
 """`SqlExecutionLedger`: the execution ledger in the approval store's database.
 
 Each row commits on its own before (and after) the tool runs — that ordering is the whole
-guarantee, so it never shares a transaction with anything else. Both sync (the tutorial's
-`invoke`) and async (the service) paths are served.
+guarantee, so it never shares a transaction with anything else but its fence: bound to a
+run's lease (`fenced`), the ledger marks a call `started` (or re-runs one in doubt) only in
+a transaction where the database confirms that lease (`run_queue.confirm_lease`), and
+otherwise raises `FencedOffError` without writing. Recording a result is never fenced: an
+effect that happened is recorded whoever holds the run now. Both sync (the tutorial's
+`invoke`) and async (the service) paths are served; only the async one is fenced.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from langgraph_ollama_local.agent.ledger import ExecutionRecord, ExecutionStatus
+from langgraph_ollama_local.store.lease import LeaseFence, require_lease
 from langgraph_ollama_local.store.schema import tool_executions
 
 
@@ -33,11 +38,42 @@ def _record(row: Any) -> ExecutionRecord:
     )
 
 
+class CallTracker(Protocol):
+    """Told when a call starts running and when it ends (the service's graceful stop)."""
+
+    def start(self, key: str) -> None:
+        """A call is about to start; raise `FencedOffError` to refuse it (nothing written)."""
+
+    def done(self, key: str) -> None: ...
+
+
 class SqlExecutionLedger:
-    def __init__(self, engine: AsyncEngine | None = None, *, sync_engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine | None = None,
+        *,
+        sync_engine: Engine | None = None,
+        fence: LeaseFence | None = None,
+        tracker: CallTracker | None = None,
+    ) -> None:
         if engine is None and sync_engine is None:
             raise ValueError("SqlExecutionLedger needs an async engine, a sync engine, or both")
-        self.engine, self.sync_engine = engine, sync_engine
+        self.engine, self.sync_engine, self.fence, self.tracker = engine, sync_engine, fence, tracker
+
+    def fenced(self, fence: LeaseFence, tracker: CallTracker | None = None) -> SqlExecutionLedger:
+        """This ledger, starting calls only while `fence` (a run's lease) holds (and `tracker` agrees)."""
+        return SqlExecutionLedger(self.engine, sync_engine=self.sync_engine, fence=fence, tracker=tracker)
+
+    def _starting(self, key: str) -> None:
+        if self.tracker is not None:
+            self.tracker.start(key)
+
+    def _settled(self, key: str) -> None:
+        if self.tracker is not None:
+            self.tracker.done(key)
+
+    async def _confirm(self, conn: AsyncConnection, key: str) -> None:
+        await require_lease(conn, self.fence, f"tool call {key}")
 
     # -- async (service) -------------------------------------------------------------------
 
@@ -45,24 +81,41 @@ class SqlExecutionLedger:
         self, key: str, *, thread_id: str, tool_call_id: str, tool: str, digest: str | None
     ) -> ExecutionRecord | None:
         engine = self._async()
+        self._starting(key)
         try:
             async with engine.begin() as conn:
+                await self._confirm(conn, key)  # same transaction: the lease holds while we commit
                 await conn.execute(_insert(key, thread_id, tool_call_id, tool, digest))
             return None
         except IntegrityError:
+            self._settled(key)  # not started here: the executor replays or retries it
             async with engine.connect() as conn:
                 row = (await conn.execute(_select(key))).one()
             return _record(row)
+        except BaseException:
+            self._settled(key)
+            raise
 
     async def aretry(self, key: str) -> None:
-        async with self._async().begin() as conn:
-            await conn.execute(_retry(key))
+        self._starting(key)
+        try:
+            async with self._async().begin() as conn:
+                await self._confirm(conn, key)
+                await conn.execute(_retry(key))
+        except BaseException:
+            self._settled(key)
+            raise
 
     async def afinish(
         self, key: str, *, status: ExecutionStatus, content: str | None, outcome: str | None
     ) -> None:
-        async with self._async().begin() as conn:
-            await conn.execute(_finish(key, status, content, outcome))
+        try:
+            async with self._async().begin() as conn:
+                if status == "in_doubt":  # a judgement on a row another holder may be running
+                    await self._confirm(conn, key)
+                await conn.execute(_finish(key, status, content, outcome))
+        finally:
+            self._settled(key)
 
     async def arecords(self, *statuses: ExecutionStatus) -> list[ExecutionRecord]:
         stmt = select(tool_executions).order_by(tool_executions.c.started_at)

@@ -7,6 +7,17 @@ a lease it renews while the graph runs, and finishes it only while it still hold
 lease (a fencing check). A run whose lease ran out — its worker was killed or hung — is
 runnable again and is taken over, its `attempts` counting up.
 
+Every time here is the database's (`store/clock.py`), never a process's own clock: a
+worker whose clock runs ahead must not see live leases as expired. The lease is also a
+fencing token — (run, worker, attempt), the attempt counting up on every claim — that
+`confirm_lease` checks inside the caller's transaction: the execution ledger marks a call
+`started`, and inbox items are recorded, only under a lease the database confirms at
+that moment (`agent/ledger.py`).
+
+A run that hit a storage or connection error (the database restarting, a full disk) is
+not failed: `retry_later` puts it back in the queue with a backoff (`not_before`), and
+whoever takes it continues from LangGraph's last checkpoint.
+
 One thread never has two runs at once: a run is runnable only when no earlier run of its
 thread is queued or running. On PostgreSQL a new run is announced with `NOTIFY hitl_runs`
 in the same transaction, so idle workers wake at commit instead of at their next poll.
@@ -15,20 +26,24 @@ in the same transaction, so idle workers wake at commit instead of at their next
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
 
 from langgraph_ollama_local.store.approval_store import Run, _to_run, utcnow
-from langgraph_ollama_local.store.audit import append_audit
+from langgraph_ollama_local.store.audit import append_audit, as_utc
+from langgraph_ollama_local.store.clock import at_or_db_now
+from langgraph_ollama_local.store.lease import LeaseFence, confirm_lease, held_by
 from langgraph_ollama_local.store.schema import approval_requests, runs
 
 RUNS_CHANNEL = "hitl_runs"
 ACTIVE = ("queued", "running")
+__all__ = ["ACTIVE", "RUNS_CHANNEL", "LeaseFence", "QueueHealth", "RunQueue", "confirm_lease"]
 
 
 @dataclass(frozen=True)
@@ -39,10 +54,12 @@ class QueueHealth:
     running: int
     expired_leases: list[Run]
     stuck_queued: list[Run]
+    retrying: list[Run]
+    failed: list[Run]  # the latest run of their thread failed: the thread does not move
 
 
 class RunQueue:
-    """Enqueue, claim under lease, renew, finish (fenced)."""
+    """Enqueue, claim under lease, renew, finish (fenced), retry later."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -50,6 +67,9 @@ class RunQueue:
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
+
+    def _clock(self, now: datetime | None = None, seconds: float = 0.0) -> ColumnElement[datetime]:
+        return at_or_db_now(self.engine.dialect.name, now, seconds)
 
     async def enqueue(
         self, thread_id: str, run_input: Any, *, actor: str, resume_key: str | None = None
@@ -64,9 +84,11 @@ class RunQueue:
             created_by=actor,
             resume_key=resume_key,
         )
+        row = {**run.__dict__, "created_at": self._clock()}  # queue order: the database's clock
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(insert(runs).values(**run.__dict__))
+                created = await conn.scalar(insert(runs).values(**row).returning(runs.c.created_at))
+                run = _created_at(run, created)
                 await append_audit(
                     conn,
                     actor=actor,
@@ -81,10 +103,10 @@ class RunQueue:
             if resume_key is None:
                 raise
             async with self.engine.connect() as conn:
-                row = (await conn.execute(select(runs).where(runs.c.resume_key == resume_key))).first()
-            if row is None:  # pragma: no cover - the conflicting row cannot vanish
+                found = (await conn.execute(select(runs).where(runs.c.resume_key == resume_key))).first()
+            if found is None:  # pragma: no cover - the conflicting row cannot vanish
                 raise
-            return _to_run(row), False
+            return _to_run(found), False
         return run, True
 
     async def _announce(self, conn: AsyncConnection, run_id: str) -> None:
@@ -94,12 +116,15 @@ class RunQueue:
             )
 
     async def claim(self, worker_id: str, lease_seconds: float, now: datetime | None = None) -> Run | None:
-        """Take the oldest runnable run for `worker_id`, or None when there is none."""
-        now = now or utcnow()
+        """Take the oldest runnable run for `worker_id`, or None when there is none.
+
+        `now` replaces the database's clock (tests that fast-forward time); leave it None.
+        """
+        clock = self._clock(now)
         earlier = runs.alias("earlier")
         runnable = or_(
-            runs.c.status == "queued",
-            and_(runs.c.status == "running", runs.c.lease_expires_at < now),
+            and_(runs.c.status == "queued", or_(runs.c.not_before.is_(None), runs.c.not_before <= clock)),
+            and_(runs.c.status == "running", runs.c.lease_expires_at < clock),
         )
         blocked = exists(
             select(earlier.c.id).where(
@@ -124,8 +149,9 @@ class RunQueue:
             .values(
                 status="running",
                 lease_owner=worker_id,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                started_at=now,
+                lease_expires_at=self._clock(now, lease_seconds),
+                started_at=clock,
+                not_before=None,
                 attempts=runs.c.attempts + 1,
             )
             .returning(*runs.c)
@@ -134,26 +160,78 @@ class RunQueue:
             row = (await conn.execute(stmt)).first()
         return _to_run(row) if row is not None else None
 
-    async def renew(self, run_id: str, worker_id: str, lease_seconds: float) -> bool:
-        """Extend the lease; False when this worker no longer holds the run."""
+    async def renew(
+        self, run_id: str, worker_id: str, lease_seconds: float, *, attempt: int | None = None
+    ) -> bool:
+        """Extend the lease; False when this worker (at this attempt) no longer holds the run."""
+        held = [runs.c.id == run_id, runs.c.lease_owner == worker_id, runs.c.status == "running"]
+        if attempt is not None:
+            held.append(runs.c.attempts == attempt)
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                update(runs)
-                .where(runs.c.id == run_id, runs.c.lease_owner == worker_id, runs.c.status == "running")
-                .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+                update(runs).where(*held).values(lease_expires_at=self._clock(seconds=lease_seconds))
             )
         return bool(result.rowcount)
 
-    async def finish(self, run_id: str, worker_id: str, status: str, *, error: str | None = None) -> bool:
+    async def finish(
+        self,
+        run_id: str,
+        worker_id: str,
+        status: str,
+        *,
+        error: str | None = None,
+        attempt: int | None = None,
+    ) -> bool:
         """Record the outcome if `worker_id` still holds the run; False when it was taken over."""
+        held = [runs.c.id == run_id, runs.c.lease_owner == worker_id, runs.c.status == "running"]
+        if attempt is not None:
+            held.append(runs.c.attempts == attempt)
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(runs)
-                .where(runs.c.id == run_id, runs.c.lease_owner == worker_id, runs.c.status == "running")
+                .where(*held)
                 .values(
-                    status=status, error=error, finished_at=utcnow(), lease_owner=None, lease_expires_at=None
+                    status=status,
+                    error=error,
+                    finished_at=self._clock(),
+                    lease_owner=None,
+                    lease_expires_at=None,
                 )
             )
+        return bool(result.rowcount)
+
+    async def retry_later(self, fence: LeaseFence, *, delay_seconds: float, error: str) -> bool:
+        """Back to the queue after a storage/connection error, runnable again in `delay_seconds`.
+
+        False when the lease was already lost (then its new holder owns the run).
+        """
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(runs)
+                .where(held_by(fence))
+                .values(
+                    status="queued",
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    not_before=self._clock(seconds=delay_seconds),
+                    retries=runs.c.retries + 1,
+                    error=error,
+                )
+            )
+            if result.rowcount == 1:
+                await self._announce(conn, fence.run_id)
+        return bool(result.rowcount)
+
+    async def requeue_failed(self, run_id: str) -> bool:
+        """A failed run back in the queue (the reconciler, for runs failed by a storage error)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status == "failed")
+                .values(status="queued", finished_at=None, not_before=None, retries=runs.c.retries + 1)
+            )
+            if result.rowcount == 1:
+                await self._announce(conn, run_id)
         return bool(result.rowcount)
 
     async def release_owned_by(self, worker_id: str) -> int:
@@ -172,9 +250,17 @@ class RunQueue:
             result = await conn.execute(
                 update(runs)
                 .where(runs.c.status == "running")
-                .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+                .values(lease_expires_at=self._clock(seconds=-1))
             )
         return int(result.rowcount or 0)
+
+    def _latest_of_thread(self) -> ColumnElement[bool]:
+        later = runs.alias("later")
+        return ~exists(
+            select(later.c.id).where(
+                later.c.thread_id == runs.c.thread_id, later.c.created_at > runs.c.created_at
+            )
+        )
 
     async def paused_with_nothing_pending(self, limit: int = 200) -> list[Run]:
         """Threads whose latest run paused and whose inbox items are all decided.
@@ -183,17 +269,12 @@ class RunQueue:
         the resume's enqueue); normally empty. Uses the thread indexes, so paused threads
         still waiting for people cost nothing here.
         """
-        later = runs.alias("later")
         pending = approval_requests.alias("pending")
         stmt = (
             select(runs)
             .where(
                 runs.c.status == "paused",
-                ~exists(
-                    select(later.c.id).where(
-                        later.c.thread_id == runs.c.thread_id, later.c.created_at > runs.c.created_at
-                    )
-                ),
+                self._latest_of_thread(),
                 ~exists(
                     select(pending.c.id).where(
                         pending.c.thread_id == runs.c.thread_id, pending.c.status == "pending"
@@ -206,8 +287,18 @@ class RunQueue:
         async with self.engine.connect() as conn:
             return [_to_run(r) for r in await conn.execute(stmt)]
 
+    async def failed_latest(self, limit: int = 200) -> list[Run]:
+        """Runs that failed and are the latest of their thread: threads that do not move."""
+        stmt = (
+            select(runs)
+            .where(runs.c.status == "failed", self._latest_of_thread())
+            .order_by(runs.c.created_at)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [_to_run(r) for r in await conn.execute(stmt)]
+
     async def health(self, now: datetime | None = None, *, stuck_after_seconds: float = 300) -> QueueHealth:
-        now = now or utcnow()
         async with self.engine.connect() as conn:
             counts: dict[str, int] = dict(
                 (
@@ -220,24 +311,34 @@ class RunQueue:
             )
             expired = await conn.execute(
                 select(runs)
-                .where(runs.c.status == "running", runs.c.lease_expires_at < now)
+                .where(runs.c.status == "running", runs.c.lease_expires_at < self._clock(now))
                 .order_by(runs.c.created_at)
                 .limit(50)
             )
             expired_runs = [_to_run(r) for r in expired]
             stuck = await conn.execute(
                 select(runs)
-                .where(
-                    runs.c.status == "queued",
-                    runs.c.created_at < now - timedelta(seconds=stuck_after_seconds),
-                )
+                .where(runs.c.status == "queued", runs.c.created_at < self._clock(now, -stuck_after_seconds))
                 .order_by(runs.c.created_at)
                 .limit(50)
             )
             stuck_runs = [_to_run(r) for r in stuck]
+            retrying = await conn.execute(
+                select(runs)
+                .where(runs.c.status.in_(ACTIVE), runs.c.retries > 0)
+                .order_by(runs.c.created_at)
+                .limit(50)
+            )
+            retrying_runs = [_to_run(r) for r in retrying]
         return QueueHealth(
             queued=int(counts.get("queued", 0)),
             running=int(counts.get("running", 0)),
             expired_leases=expired_runs,
             stuck_queued=stuck_runs,
+            retrying=retrying_runs,
+            failed=await self.failed_latest(limit=50),
         )
+
+
+def _created_at(run: Run, created: Any) -> Run:
+    return replace(run, created_at=as_utc(created)) if isinstance(created, datetime) else run

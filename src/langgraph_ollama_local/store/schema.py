@@ -52,6 +52,10 @@ runs = Table(
     Column("lease_expires_at", DateTime(timezone=True)),
     # One resume run per interrupt, however many processes see the last decision land.
     Column("resume_key", String(200)),
+    # After a storage or connection error the run goes back to the queue, not before this
+    # time (database clock); `retries` counts those round trips (backoff, `hitl doctor`).
+    Column("not_before", DateTime(timezone=True)),
+    Column("retries", Integer, nullable=False, default=0, server_default=text("0")),
     UniqueConstraint("resume_key", name="uq_hitl_runs_resume_key"),
     Index("ix_hitl_runs_status_created", "status", "created_at"),
     Index("ix_hitl_runs_thread_status", "thread_id", "status", "created_at"),

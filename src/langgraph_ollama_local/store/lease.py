@@ -1,0 +1,69 @@
+"""A run's lease as a fencing token, checked by the database inside the caller's transaction.
+
+A worker holds a run by (run id, worker id, attempt): every claim counts `attempts` up, so
+the token of a worker that was taken over never matches again, whatever its clock says.
+Anything that must not happen outside the lease — marking a tool call `started` in the
+execution ledger, recording a pause's inbox items — calls `confirm_lease` in the same
+transaction as its write; the check extends the lease and locks the run's row until
+commit, so a takeover cannot slip in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from langgraph_ollama_local.agent.ledger import FencedOffError
+from langgraph_ollama_local.store.clock import db_now
+from langgraph_ollama_local.store.schema import runs
+
+
+@dataclass(frozen=True)
+class LeaseFence:
+    """What a worker holds a run by: the run, the worker, and the attempt it claimed.
+
+    `attempt` is the run's `attempts` at the claim: a takeover (by another process or by
+    another task of this one) counts it up, so an old holder's token never matches again.
+    """
+
+    run_id: str
+    worker_id: str
+    attempt: int
+    lease_seconds: float
+
+
+def held_by(fence: LeaseFence) -> ColumnElement[bool]:
+    return and_(
+        runs.c.id == fence.run_id,
+        runs.c.lease_owner == fence.worker_id,
+        runs.c.attempts == fence.attempt,
+        runs.c.status == "running",
+    )
+
+
+async def confirm_lease(conn: AsyncConnection, fence: LeaseFence) -> bool:
+    """Inside the caller's transaction: does the database confirm this lease right now?
+
+    True extends the lease and write-locks the run's row until the transaction ends, so
+    no takeover can commit between this check and what the caller writes next. False
+    when the run was taken over, finished, or its lease ran out on the database's clock.
+    """
+    dialect = conn.dialect.name
+    result = await conn.execute(
+        update(runs)
+        .where(held_by(fence), runs.c.lease_expires_at > db_now(dialect))
+        .values(lease_expires_at=db_now(dialect, fence.lease_seconds))
+    )
+    return result.rowcount == 1
+
+
+async def require_lease(conn: AsyncConnection, fence: LeaseFence | None, what: str) -> None:
+    """`confirm_lease`, raising `FencedOffError` (naming `what` was not done) when it fails."""
+    if fence is not None and not await confirm_lease(conn, fence):
+        raise FencedOffError(
+            f"run {fence.run_id} is no longer held by {fence.worker_id} (attempt {fence.attempt}): "
+            f"another worker took it over, so {what} was not done here"
+        )
