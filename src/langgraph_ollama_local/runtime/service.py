@@ -405,14 +405,20 @@ class ServiceRuntime:
 
     async def _record_pause(self, run: Run, interrupts: list[Interrupt], next_nodes: tuple[str, ...]) -> None:
         now = self.clock()
+        requester = _requester_of(run)
         items: list[NewRequest] = []
         for interrupt in interrupts:
-            items.extend(_items_for(interrupt, now, _requester_of(run)))
+            items.extend(_items_for(interrupt, now, requester))
         if not interrupts and next_nodes:
+            # A breakpoint pauses someone's action too: it records whose, so separation of
+            # duties (`self_approval: false`) applies to `continue` as to any approval.
             marker = f"breakpoint:{run.id}"
             items.append(
                 NewRequest(
-                    kind="breakpoint", interrupt_id=marker, description=f"Paused before {list(next_nodes)}"
+                    kind="breakpoint",
+                    interrupt_id=marker,
+                    description=f"Paused before {list(next_nodes)}",
+                    requested_by=requester,
                 )
             )
         created = await self.store.record_requests(run.thread_id, run.id, items)
