@@ -114,6 +114,8 @@ def test_full_audit_log_is_admin_only_and_starting_runs_needs_a_start_role(svc):
     bob = svc.client("bob")
     assert bob.get("/audit").status_code == 403
     assert bob.get("/audit/verify").status_code == 403
+    assert bob.get("/audit", params={"thread_id": "t1"}).status_code == 403  # not his, nothing for him
+    start_email(svc)  # alice's t1 now waits for an approver: bob may read its trail
     assert bob.get("/audit", params={"thread_id": "t1"}).status_code == 200
     assert svc.client("root").get("/audit").status_code == 200
     denied = bob.post("/threads/b/runs", json={"message": "hi"})

@@ -42,7 +42,7 @@ from langgraph_ollama_local.approvals.errors import DecisionError
 from langgraph_ollama_local.approvals.lifecycle import DECIDED_BY_TYPE, ApprovalRequest, RequestKind
 from langgraph_ollama_local.approvals.policy import AccessRules
 from langgraph_ollama_local.approvals.requests import InterruptView, read_interrupt
-from langgraph_ollama_local.auth import Denied, Principal, can_decide
+from langgraph_ollama_local.auth import Denied, Principal, ThreadFacts, can_decide, can_write_thread
 from langgraph_ollama_local.runtime.events import EventBus
 from langgraph_ollama_local.runtime.local import timeout_decision
 from langgraph_ollama_local.runtime.metrics import Metrics
@@ -66,12 +66,20 @@ class InvalidDecisionError(ValueError):
     """The decision does not fit the request; nothing was stored."""
 
 
-class DecisionForbiddenError(PermissionError):
-    """The authenticated person may not make this decision (role, own request, same person)."""
+class ForbiddenError(PermissionError):
+    """The authenticated person may not do this; `denied` says which rule and why."""
 
     def __init__(self, denied: Denied, principal: Principal) -> None:
         super().__init__(denied.reason)
         self.denied, self.principal = denied, principal
+
+
+class DecisionForbiddenError(ForbiddenError):
+    """The authenticated person may not make this decision (role, own request, same person)."""
+
+
+class ThreadForbiddenError(ForbiddenError):
+    """The authenticated person may not post into this thread (it is someone else's)."""
 
 
 class ThreadNotPausedError(RuntimeError):
@@ -259,8 +267,22 @@ class ServiceRuntime:
 
     # -- runs ----------------------------------------------------------------------------
 
-    async def submit_message(self, thread_id: str, message: str, *, actor: str) -> Run:
-        await self.store.ensure_thread(thread_id, actor=actor)
+    async def submit_message(
+        self, thread_id: str, message: str, *, actor: str | None = None, principal: Principal | None = None
+    ) -> Run:
+        """Queue a run for a new message. People post as a `principal`: a new thread becomes
+        theirs, and only its owner (or the admin role) may post into an existing one — checked
+        here, after the thread row exists, so no adapter can forget it and no race can move it."""
+        if principal is not None:
+            actor = principal.user
+        if actor is None:
+            raise ValueError("submit_message() needs the authenticated principal (or an actor)")
+        owner = await self.store.ensure_thread(thread_id, actor=actor)
+        if principal is not None:
+            facts = ThreadFacts(thread_id, exists=True, owner=owner)
+            denied = can_write_thread(principal, facts, self.settings.access)
+            if denied is not None:
+                raise ThreadForbiddenError(denied, principal)
         return await self._enqueue(thread_id, {"kind": "message", "message": message}, actor)
 
     async def _enqueue(

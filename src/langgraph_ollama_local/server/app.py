@@ -13,9 +13,9 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, replace
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, HTTPException, Path, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, PlainTextResponse
 from langchain_core.messages import AIMessage, messages_to_dict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -34,15 +34,18 @@ from langgraph_ollama_local.config import LocalAgentConfig
 from langgraph_ollama_local.runtime.host import hosted_runtime
 from langgraph_ollama_local.runtime.service import (
     DecisionForbiddenError,
+    ForbiddenError,
     InvalidDecisionError,
     ServiceRuntime,
     Settings,
     public_request,
 )
+from langgraph_ollama_local.server.access import ThreadGuard
 from langgraph_ollama_local.server.auth_routes import auth_router
 from langgraph_ollama_local.server.deps import User
 from langgraph_ollama_local.server.graphs import GraphFactory, builtin_agent
 from langgraph_ollama_local.server.schemas import (
+    MAX_THREAD_ID,
     PROBLEM_RESPONSES,
     ApproveRequest,
     ChatRequest,
@@ -50,6 +53,7 @@ from langgraph_ollama_local.server.schemas import (
     DecisionBody,
     RunCreate,
     StateUpdate,
+    ThreadIdText,
 )
 from langgraph_ollama_local.server.security import (
     ANONYMOUS,
@@ -69,6 +73,8 @@ from langgraph_ollama_local.web import mount_web
 WAIT_SECONDS = 300.0
 TOTAL_CAP = 1000  # `GET /approvals?count=capped` counts this many at most
 MONITOR_ROLE = "monitor"
+# Thread ids in paths follow the rule of bodies (`schemas.check_thread_id`).
+ThreadId = Annotated[ThreadIdText, Path(min_length=1, max_length=MAX_THREAD_ID)]
 
 
 def access_rules_for(config: LocalAgentConfig) -> AccessRules:
@@ -123,6 +129,9 @@ def create_app(
         runtime: ServiceRuntime = request.app.state.runtime
         return runtime
 
+    def guard(request: HTTPConnection) -> ThreadGuard:
+        return ThreadGuard(rt(request).store, rules)
+
     def allow(denied: Any, principal: Principal) -> None:
         if denied is not None:
             raise AuthError.forbidden(denied, principal)
@@ -148,8 +157,8 @@ def create_app(
             },
         )
 
-    @app.exception_handler(DecisionForbiddenError)
-    async def decision_forbidden(request: Request, exc: DecisionForbiddenError) -> JSONResponse:
+    @app.exception_handler(ForbiddenError)
+    async def forbidden(request: Request, exc: ForbiddenError) -> JSONResponse:
         return await auth_error(request, AuthError.forbidden(exc.denied, exc.principal))
 
     @app.exception_handler(NotFoundError)
@@ -190,7 +199,7 @@ def create_app(
     async def chat(body: ChatRequest, request: Request, user: User) -> ChatResponse:
         allow(can_start_runs(user, rules), user)
         runtime = rt(request)
-        run = await runtime.submit_message(body.thread_id, body.message, actor=user.user)
+        run = await runtime.submit_message(body.thread_id, body.message, principal=user)
         await runtime.wait_run(run.id, WAIT_SECONDS)
         return await thread_summary(runtime, body.thread_id)
 
@@ -198,7 +207,8 @@ def create_app(
     async def approve(body: ApproveRequest, request: Request, user: User) -> ChatResponse:
         security.check_decision_rate(user)
         runtime = rt(request)
-        if not await runtime.store.thread_exists(body.thread_id):
+        facts = await guard(request).read(user, body.thread_id)
+        if not facts.exists:
             raise HTTPException(404, f"thread {body.thread_id!r} does not exist")
         page, _ = await runtime.store.inbox(InboxQuery(thread_id=body.thread_id, limit=1, count_limit=0))
         if not page:
@@ -216,8 +226,10 @@ def create_app(
                 await runtime.wait_run(run.id, WAIT_SECONDS)
                 break
 
-    async def websocket_principal(websocket: WebSocket) -> Principal | None:
-        """Authenticate a WebSocket handshake; a cookie session must come from our own origin."""
+    async def websocket_principal(websocket: WebSocket, thread_id: str | None = None) -> Principal | None:
+        """Authenticate a WebSocket handshake; a cookie session must come from our own origin.
+
+        With a `thread_id`, the thread must be new or readable by this person."""
         try:
             principal = await security.authenticate(websocket)
             origin = websocket.headers.get("origin")
@@ -227,6 +239,10 @@ def create_app(
                 and origin.split("://", 1)[-1] != websocket.headers.get("host")
             ):
                 raise AuthError(403, f"cross-origin WebSocket from {origin} refused", "origin", principal)
+            if thread_id is not None:
+                facts = await guard(websocket).store.thread_facts(thread_id)
+                if facts.exists:
+                    await guard(websocket).read(principal, thread_id)
         except AuthError as exc:
             await record_denial(websocket, exc)
             if "websocket.http.response" in websocket.scope.get("extensions", {}):
@@ -238,9 +254,9 @@ def create_app(
         return principal
 
     @app.websocket("/ws/{thread_id}")
-    async def websocket_chat(websocket: WebSocket, thread_id: str) -> None:
+    async def websocket_chat(websocket: WebSocket, thread_id: ThreadId) -> None:
         runtime: ServiceRuntime = websocket.app.state.runtime
-        user = await websocket_principal(websocket)
+        user = await websocket_principal(websocket, thread_id)
         if user is None:
             return
         await websocket.accept()
@@ -254,7 +270,12 @@ def create_app(
                         await record_denial(websocket, AuthError.forbidden(denied, user))
                         await websocket.send_json({"type": "error", "content": denied.reason})
                         continue
-                    run = await runtime.submit_message(thread_id, data["content"], actor=user.user)
+                    try:
+                        run = await runtime.submit_message(thread_id, data["content"], principal=user)
+                    except ForbiddenError as exc:
+                        await record_denial(websocket, AuthError.forbidden(exc.denied, user))
+                        await websocket.send_json({"type": "error", "content": exc.denied.reason})
+                        continue
                     await runtime.wait_run(run.id, WAIT_SECONDS)
                     summary = await thread_summary(runtime, thread_id)
                     await websocket.send_json(
@@ -266,6 +287,12 @@ def create_app(
                         }
                     )
                 elif kind == "approve" and isinstance(data.get("approved"), bool):
+                    try:
+                        await guard(websocket).read(user, thread_id)
+                    except AuthError as exc:
+                        await record_denial(websocket, exc)
+                        await websocket.send_json({"type": "error", "content": exc.detail})
+                        continue
                     page, _ = await runtime.store.inbox(InboxQuery(thread_id=thread_id))
                     if not page:
                         await websocket.send_json({"type": "error", "content": "no pending action"})
@@ -316,17 +343,18 @@ def create_app(
     @app.get("/threads")
     async def list_threads(
         request: Request,
-        _user: User,
+        user: User,
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0, le=10**9),
     ) -> Any:
-        rows = await rt(request).store.list_threads(limit, offset)
+        """The threads this person may read (owner, approver, admin, access.read_roles)."""
+        rows = await rt(request).store.list_threads(limit, offset, reader=guard(request).reader(user))
         return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
 
     @app.get("/threads/{thread_id}/state")
-    async def thread_state(thread_id: str, request: Request, _user: User) -> Any:
+    async def thread_state(thread_id: ThreadId, request: Request, user: User) -> Any:
         runtime = rt(request)
-        if not await runtime.store.thread_exists(thread_id):
+        if not (await guard(request).read(user, thread_id)).exists:
             raise HTTPException(404, f"thread {thread_id!r} does not exist")
         state = await runtime.graph.aget_state(runtime.config(thread_id))
         values = dict(state.values or {})
@@ -339,10 +367,12 @@ def create_app(
         }
 
     @app.post("/threads/{thread_id}/state")
-    async def update_thread_state(thread_id: str, body: StateUpdate, request: Request, user: User) -> Any:
+    async def update_thread_state(
+        thread_id: ThreadId, body: StateUpdate, request: Request, user: User
+    ) -> Any:
         allow(can_edit_state(user, rules), user)
         runtime = rt(request)
-        if not await runtime.store.thread_exists(thread_id):
+        if not (await guard(request).read(user, thread_id)).exists:
             raise HTTPException(404, f"thread {thread_id!r} does not exist")
         values = dict(body.values)
         if isinstance(values.get("messages"), list):
@@ -367,20 +397,27 @@ def create_app(
         return {"ok": True}
 
     @app.post("/threads/{thread_id}/runs", status_code=202)
-    async def create_run(thread_id: str, body: RunCreate, request: Request, user: User) -> Any:
+    async def create_run(thread_id: ThreadId, body: RunCreate, request: Request, user: User) -> Any:
         allow(can_start_runs(user, rules), user)
-        run = await rt(request).submit_message(thread_id, body.message, actor=user.user)
+        run = await rt(request).submit_message(thread_id, body.message, principal=user)
         return run_json(run)
 
     @app.get("/runs/{run_id}")
-    async def get_run(run_id: str, request: Request, _user: User) -> Any:
-        return run_json(await rt(request).store.get_run(run_id))
+    async def get_run(run_id: str, request: Request, user: User) -> Any:
+        return run_json(await readable_run(request, user, run_id))
 
     @app.get("/runs/{run_id}/wait")
     async def wait_run(
-        run_id: str, request: Request, _user: User, seconds: float = Query(60, gt=0, le=600)
+        run_id: str, request: Request, user: User, seconds: float = Query(60, gt=0, le=600)
     ) -> Any:
+        await readable_run(request, user, run_id)
         return run_json(await rt(request).wait_run(run_id, seconds))
+
+    async def readable_run(request: Request, user: Principal, run_id: str) -> Any:
+        """The run, if its thread is readable by `user` (403 otherwise, 404 when no such run)."""
+        run = await rt(request).store.get_run(run_id)
+        await guard(request).read(user, run.thread_id)
+        return run
 
     def run_json(run: Any) -> dict[str, Any]:
         data = asdict(run)
@@ -394,7 +431,7 @@ def create_app(
     @app.get("/approvals")
     async def list_approvals(
         request: Request,
-        _user: User,
+        user: User,
         status: str | None = Query("pending"),
         tool: str | None = None,
         thread_id: str | None = None,
@@ -407,7 +444,10 @@ def create_app(
             "`total_is_exact` says whether `total` is the full count",
         ),
     ) -> Any:
+        if thread_id:
+            await guard(request).read(user, thread_id)
         query = InboxQuery(
+            reader=guard(request).reader(user),
             status=None if status == "all" else status,
             tool=tool,
             thread_id=thread_id,
@@ -427,14 +467,16 @@ def create_app(
         }
 
     @app.get("/approvals/{request_id}")
-    async def get_approval(request_id: str, request: Request, _user: User) -> Any:
+    async def get_approval(request_id: str, request: Request, user: User) -> Any:
         item = await rt(request).store.get(request_id)
+        await guard(request).read(user, item.thread_id)
         return {**public_request(item), "payload": item.payload, "response_schema": item.response_schema}
 
     @app.post("/approvals/{request_id}/decision")
     async def decide(request_id: str, body: DecisionBody, request: Request, user: User) -> Any:
         security.check_decision_rate(user)
         runtime = rt(request)
+        await guard(request).read(user, (await runtime.store.get(request_id)).thread_id)
         answer: Any
         if body.type == "answer":
             answer = body.value
@@ -453,29 +495,35 @@ def create_app(
     # -- live events and audit -----------------------------------------------------------
 
     @app.get("/events")
-    async def events(request: Request, _user: User) -> EventSourceResponse:
+    async def events(request: Request, user: User) -> EventSourceResponse:
+        """Live events of the threads this person may read (the same rule as `GET /threads`)."""
         runtime = rt(request)
+        visible = guard(request).events(user)
 
         async def stream() -> AsyncIterator[dict[str, str]]:
             async with runtime.events.subscribe() as queue:
                 yield {"event": "ready", "data": "{}"}
                 while True:
                     event = await queue.get()
-                    yield {"event": event["type"], "data": json.dumps(event, default=str)}
+                    if await visible.allows(event):
+                        yield {"event": event["type"], "data": json.dumps(event, default=str)}
 
         return EventSourceResponse(stream(), ping=15)
 
     @app.websocket("/events/ws")
     async def events_ws(websocket: WebSocket) -> None:
         runtime: ServiceRuntime = websocket.app.state.runtime
-        if await websocket_principal(websocket) is None:
+        user = await websocket_principal(websocket)
+        if user is None:
             return
-        await websocket.accept()
-        async with runtime.events.subscribe() as queue:
+        visible = guard(websocket).events(user)
+        async with runtime.events.subscribe() as queue:  # before accepting: no event is missed
+            await websocket.accept()
             try:
                 while True:
                     event = await queue.get()
-                    await websocket.send_text(json.dumps(event, default=str))
+                    if await visible.allows(event):
+                        await websocket.send_text(json.dumps(event, default=str))
             except (WebSocketDisconnect, asyncio.CancelledError):
                 return
 
@@ -489,6 +537,8 @@ def create_app(
     ) -> Any:
         if not thread_id:
             allow(can_read_full_audit(user, rules), user)
+        else:
+            await guard(request).read(user, thread_id)
         entries = await rt(request).store.audit_entries(thread_id=thread_id, after_seq=after_seq, limit=limit)
         return [{**asdict(e), "at": e.at.isoformat()} for e in entries]
 

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MAX_MESSAGE = 20_000
+MAX_THREAD_ID = 200
+
+
+def check_thread_id(value: str) -> str:
+    """One rule for thread ids in bodies and paths: 1-200 printable characters, none of them
+    a control, format (RTL override, zero-width) or surrogate code point."""
+    if not 1 <= len(value) <= MAX_THREAD_ID:
+        raise ValueError(f"a thread id has 1-{MAX_THREAD_ID} characters, this one {len(value)}")
+    if not value.isprintable():
+        bad = next(c for c in value if not c.isprintable())
+        raise ValueError(
+            f"a thread id must be printable: U+{ord(bad):04X} at position {value.index(bad)} is a "
+            "control, format or unassigned character"
+        )
+    return value
+
+
+ThreadIdText = Annotated[str, AfterValidator(check_thread_id)]
 
 
 class _Body(BaseModel):
@@ -16,7 +34,7 @@ class _Body(BaseModel):
 class ChatRequest(_Body):
     """The tutorial's `InvokeRequest`."""
 
-    thread_id: str = Field(min_length=1, max_length=200)
+    thread_id: ThreadIdText = Field(min_length=1, max_length=MAX_THREAD_ID)
     message: str = Field(min_length=1, max_length=MAX_MESSAGE)
 
 
@@ -29,7 +47,7 @@ class ChatResponse(BaseModel):
 class ApproveRequest(_Body):
     """The tutorial's `ApprovalRequest`."""
 
-    thread_id: str = Field(min_length=1, max_length=200)
+    thread_id: ThreadIdText = Field(min_length=1, max_length=MAX_THREAD_ID)
     approved: bool
     reason: str | None = Field(default=None, max_length=MAX_MESSAGE)
 

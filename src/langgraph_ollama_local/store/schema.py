@@ -32,6 +32,9 @@ threads = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(200)),
     Column("title", String(500)),
+    # Whoever started the thread's first run: reads and writes it (auth/threads.py).
+    Column("owner", String(200)),
+    Index("ix_hitl_threads_owner", "owner", "created_at"),
 )
 
 runs = Table(
@@ -101,6 +104,8 @@ approval_requests = Table(
     Index("ix_hitl_requests_thread", "thread_id", "status"),
     Index("ix_hitl_requests_tool", "tool", "status"),
     Index("ix_hitl_requests_role", "required_role", "status"),
+    Index("ix_hitl_requests_requested_by", "requested_by", "thread_id"),
+    Index("ix_hitl_requests_decided_by", "decided_by", "thread_id"),
 )
 
 audit_log = Table(
