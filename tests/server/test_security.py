@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -234,3 +235,46 @@ def test_a_jwt_from_the_identity_provider_decides_as_its_subject(tmp_path):
         assert forged.get("/audit").status_code == 401
     finally:
         svc.stop()
+
+
+def test_bad_input_is_a_4xx_that_never_echoes_a_secret(svc):
+    """Lone surrogates, malformed state edits and hostile thread ids: 4xx with a reason, never a
+    500; a 422 names the field but never repeats what was sent (a token in a body stays unsaid)."""
+    root, alice = svc.client("root"), svc.client("alice")
+    item = start_email(svc)
+    raw = lambda client, method, url, text: client.request(  # noqa: E731
+        method, url, content=text.encode(), headers={"Content-Type": "application/json"})
+    surrogate = '"\\ud800"'
+    cases = [
+        (svc.client(), "POST", "/auth/session", '{"token": @@}'),
+        (alice, "POST", "/chat", '{"thread_id": "s1", "message": @@}'),
+        (alice, "POST", "/chat", '{"thread_id": @@, "message": "hi"}'),
+        (alice, "POST", "/threads/s2/runs", '{"message": @@}'),
+        (svc.client("bob"), "POST", f"/approvals/{item['id']}/decision", '{"type": "reject", "reason": @@}'),
+        (svc.client("bob"), "POST", f"/approvals/{item['id']}/decision",
+         '{"type": "edit", "args": {"to": @@, "subject": "s", "body": "b"}}'),
+        (root, "POST", "/threads/t1/state", '{"values": {@@: 1}}'),
+    ]
+    for messages in ([1], ["x"], [None], [{"type": "human", "data": "x"}], [{"type": "tool", "data": {"content": "x"}}],
+                     [{"type": "human", "data": {"content": {"a": 1}}}], {"type": "human"}, [{"type": "nope", "data": {}}],
+                     [{"type": "ai", "data": {"content": "", "tool_calls": "x"}}]):
+        cases.append((root, "POST", "/threads/t1/state", json.dumps({"values": {"messages": messages}})))
+    cases = [(client, method, url, body.replace("@@", surrogate)) for client, method, url, body in cases]
+    statuses = [(url, body[:60], raw(client, method, url, body).status_code) for client, method, url, body in cases]
+    assert [s for s in statuses if not 400 <= s[2] < 500] == []
+    assert svc.client("bob").get(f"/approvals/{item['id']}").json()["status"] == "pending"  # nothing decided
+
+    secret = svc.tokens["alice"]
+    echoed = svc.client().post("/auth/session", json={"token": secret, "extra": secret})
+    assert echoed.status_code == 422 and secret not in echoed.text
+    long = svc.client().post("/auth/session", json={"token": secret * 20})
+    assert long.status_code == 422 and secret not in long.text
+
+    for bad in ("x" * 5000, "a\x00b", "a\r\nb", "a\u202eb", "a\u200bb"):
+        path = quote(bad, safe="")
+        for response in (alice.get(f"/threads/{path}/state"), alice.post(f"/threads/{path}/runs", json={"message": "hi"}),
+                         alice.get("/audit", params={"thread_id": bad}), alice.get("/approvals", params={"thread_id": bad})):
+            assert response.status_code == 422, (bad[:10], response.status_code)
+        chat = alice.post("/chat", json={"thread_id": bad, "message": "hi"}).status_code
+        assert chat in (413, 422), (bad[:10], chat)  # 413: this service takes 4 KB bodies
+    assert root.get("/threads", params={"limit": 500}).json()[0]["id"] in ("t1",)  # no hostile thread was made

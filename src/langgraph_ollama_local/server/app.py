@@ -16,6 +16,7 @@ from dataclasses import asdict, replace
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from langchain_core.messages import AIMessage, messages_to_dict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -160,6 +161,20 @@ def create_app(
     @app.exception_handler(ForbiddenError)
     async def forbidden(request: Request, exc: ForbiddenError) -> JSONResponse:
         return await auth_error(request, AuthError.forbidden(exc.denied, exc.principal))
+
+    @app.exception_handler(RequestValidationError)
+    async def unprocessable(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """Name the field and the rule, never repeat the input: a 422 must not echo a token
+        (or text that cannot even be encoded back)."""
+        detail = [
+            {
+                "type": error.get("type"),
+                "loc": [_printable(part) for part in error.get("loc", ())],
+                "msg": _printable(error.get("msg", "")),
+            }
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
@@ -380,12 +395,16 @@ def create_app(
 
             try:
                 values["messages"] = messages_from_dict(values["messages"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise HTTPException(422, f"messages must be LangChain message dicts: {exc}") from exc
+            except Exception as exc:  # any malformed message is the caller's error, never a 500
+                raise HTTPException(
+                    422,
+                    "messages must be LangChain message dicts ({'type': 'human' | 'ai' | 'tool' | "
+                    f"'system', 'data': {{'content': ...}}}}): {type(exc).__name__}",
+                ) from exc
         try:
             await runtime.graph.aupdate_state(runtime.config(thread_id), values, as_node=body.as_node)
         except Exception as exc:
-            raise HTTPException(422, f"state update refused: {exc}") from exc
+            raise HTTPException(422, f"state update refused: {_printable(str(exc))[:500]}") from exc
         await runtime.store.audit(
             actor=user.user,
             action="thread.state_updated",
@@ -434,7 +453,7 @@ def create_app(
         user: User,
         status: str | None = Query("pending"),
         tool: str | None = None,
-        thread_id: str | None = None,
+        thread_id: ThreadIdText | None = None,
         role: str | None = None,
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0, le=10**9),
@@ -531,7 +550,7 @@ def create_app(
     async def audit(
         request: Request,
         user: User,
-        thread_id: str | None = None,
+        thread_id: ThreadIdText | None = None,
         after_seq: int = Query(0, ge=0, le=2**62),
         limit: int = Query(100, ge=1, le=1000),
     ) -> Any:
@@ -550,6 +569,13 @@ def create_app(
     app.include_router(auth_router(security))
     mount_web(app)
     return app
+
+
+def _printable(value: Any) -> Any:
+    """Text safe to put in a JSON answer (unencodable code points escaped)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def last_ai_text(messages: list[Any]) -> str:

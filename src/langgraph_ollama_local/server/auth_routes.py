@@ -9,16 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from langgraph_ollama_local.auth import Principal
 from langgraph_ollama_local.server.deps import User
+from langgraph_ollama_local.server.schemas import _Body
 from langgraph_ollama_local.server.security import AuthError, Security
 
 
-class SessionLogin(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SessionLogin(_Body):
     token: str = Field(min_length=1, max_length=500, description="An API token from `hitl tokens create`.")
 
 

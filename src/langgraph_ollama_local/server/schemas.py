@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 MAX_MESSAGE = 20_000
 MAX_THREAD_ID = 200
@@ -27,8 +27,33 @@ def check_thread_id(value: str) -> str:
 ThreadIdText = Annotated[str, AfterValidator(check_thread_id)]
 
 
+def _encodable(value: Any, where: str = "body") -> None:
+    """Refuse text that is not Unicode (a lone surrogate from JSON's "\\ud800"): it cannot be
+    stored or hashed, and would fail deep inside as a 500."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"{where} contains a lone surrogate (U+{ord(value[exc.start]):04X}): send valid UTF-8 text"
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _encodable(key, f"a key in {where}")
+            _encodable(item, f"{where}.{key}" if isinstance(key, str) and key.isprintable() else where)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _encodable(item, where)
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_is_unicode(cls, data: Any) -> Any:
+        _encodable(data)
+        return data
 
 
 class ChatRequest(_Body):
