@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
 import subprocess
 from urllib.parse import quote
 
@@ -201,16 +202,57 @@ def test_non_loopback_bind_without_any_credential_is_refused(tmp_path):
     assert "hitl tokens create" in refused.stderr
 
 
-def test_first_loopback_start_prints_a_login_link_once(tmp_path):
+def test_first_loopback_start_writes_one_private_admin_token_and_a_one_time_link(tmp_path):
+    """Finding 7 (token in a 0600 file, never in the log, never minted again), 6 (the link
+    carries a one-time code) and 9 (HITL_HOME 0700, the database and its WAL 0600)."""
+    tmp_path.chmod(0o755)
     svc = launch(tmp_path, users={}, policy=None)
     try:
         log = next(tmp_path.glob("serve-*.log")).read_text()
-        assert "/login#token=hitl_" in log and "Authorization: Bearer hitl_" in log
-        token = log.split("Authorization: Bearer ")[1].split()[0]
+        token_file = tmp_path / "admin-token"
+        assert str(token_file) in log and "hitl_" not in log  # the path is printed, the token never
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        token = token_file.read_text().strip()
         me = httpx.get(f"{svc.base}/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
         assert me["user"] == "admin" and me["roles"] == ["admin", "approver"]
+        code = log.split("/login#code=")[1].split()[0]
+        assert httpx.post(f"{svc.base}/auth/session", json={"code": code}).status_code == 200
+        reused = httpx.post(f"{svc.base}/auth/session", json={"code": code})
+        assert reused.status_code == 401 and "used, expired or unknown" in reused.json()["detail"]
+        assert reused.request.content and code not in reused.text
+        assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+        for name in ("hitl.db", "hitl.db-wal", "session.key"):
+            if (tmp_path / name).exists():
+                assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+        assert (tmp_path / "hitl.db").exists()
     finally:
         svc.stop()
+    # revoke every token and restart: nothing is minted again, the old file is left as it was
+    token_id = json.loads(hitl("tokens", "list", "--db", svc.db, "--json", home=tmp_path).stdout)[0]["id"]
+    hitl("tokens", "revoke", token_id, "--db", svc.db, home=tmp_path)
+    again = launch(tmp_path, users={}, policy=None)
+    try:
+        logs = sorted(tmp_path.glob("serve-*.log"), key=lambda p: p.stat().st_mtime)
+        assert "was made" not in logs[-1].read_text() and "hitl tokens create" in logs[-1].read_text()
+        assert len(json.loads(hitl("tokens", "list", "--db", svc.db, "--json", home=tmp_path).stdout)) == 1
+        assert token_file.read_text().strip() == token
+    finally:
+        again.stop()
+
+
+def test_logout_ends_the_session_for_every_copy_of_the_cookie(svc):
+    browser = httpx.Client(base_url=svc.base, timeout=30)
+    assert browser.post("/auth/session", json={"token": svc.tokens["alice"]}).status_code == 200
+    copy = httpx.Client(base_url=svc.base, timeout=30, cookies=dict(browser.cookies))
+    assert copy.get("/auth/me").status_code == 200
+    csrf = browser.get("/auth/me").json()["csrf_token"]
+    assert browser.post("/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert copy.get("/auth/me").status_code == 401
+    copy_csrf = {"X-CSRF-Token": csrf}
+    assert copy.post("/threads/after-logout/runs", json={"message": "hi"}, headers=copy_csrf).status_code == 401
+    # a link code is not a token either way round
+    assert svc.client().post("/auth/session", json={"code": svc.tokens["alice"]}).status_code == 401
+    assert svc.client().post("/auth/session", json={"token": "x", "code": "y"}).status_code == 422
 
 
 def test_a_jwt_from_the_identity_provider_decides_as_its_subject(tmp_path):

@@ -126,6 +126,12 @@ class AuthSettings(BaseModel):
         default=None, description="Signs session cookies; default: a random key kept in `home`."
     )
     session_max_age_seconds: int = Field(default=12 * 3600, ge=60)
+    session_idle_seconds: int = Field(
+        default=30 * 60, ge=60, description="A web session with no request for this long ends."
+    )
+    login_code_seconds: int = Field(
+        default=15 * 60, ge=30, le=24 * 3600, description="How long a one-time login link stays valid."
+    )
     secure_cookies: bool = Field(default=False, description="Set when served over HTTPS.")
     decision_rate: str = Field(default="60/minute", description="Decisions per identity (limits syntax).")
     max_body_bytes: int = Field(default=1_000_000, ge=1024)

@@ -68,6 +68,7 @@ from langgraph_ollama_local.store.approval_store import (
     InboxQuery,
     NotFoundError,
 )
+from langgraph_ollama_local.store.sessions import SessionStore
 from langgraph_ollama_local.store.tokens import TokenStore
 from langgraph_ollama_local.web import mount_web
 
@@ -105,6 +106,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with hosted_runtime(config, factory, runtime_settings, url=url) as runtime:
             security.tokens = TokenStore(runtime.store.engine)
+            security.sessions = SessionStore(runtime.store.engine)
             app.state.runtime = runtime
             yield
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from limits import parse
@@ -24,6 +24,8 @@ from starlette.requests import HTTPConnection
 from langgraph_ollama_local.auth import Denied, Principal, token_id_of
 from langgraph_ollama_local.auth.jwt import JwtRejected, JwtVerifier
 from langgraph_ollama_local.config.settings import AuthSettings
+from langgraph_ollama_local.store.files import private_dir, write_private
+from langgraph_ollama_local.store.sessions import SessionStore
 from langgraph_ollama_local.store.tokens import TokenStore
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -53,10 +55,9 @@ def session_secret(settings: AuthSettings, home: Path) -> str:
     if settings.session_secret is not None:
         return settings.session_secret.get_secret_value()
     path = home / "session.key"
+    private_dir(home)
     if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        write_private(path, secrets.token_urlsafe(48))
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -81,6 +82,7 @@ class Security:
         self.jwt = jwt_verifier(settings)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.tokens: TokenStore | None = None  # set when the database is open
+        self.sessions: SessionStore | None = None
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._decision_rate = parse(settings.decision_rate)
 
@@ -90,11 +92,22 @@ class Security:
         if header is not None:
             return await self._bearer(header)
         session = conn.scope.get("session") or {}
-        if session.get("tid"):
-            principal = await self._from_token_id(str(session["tid"]))
+        if session.get("sid"):
+            assert self.sessions is not None, "session store not open"
+            live = await self.sessions.active(
+                str(session["sid"]),
+                now=self.clock(),
+                idle=timedelta(seconds=self.settings.session_idle_seconds),
+            )
+            principal = await self._from_token_id(live.token_id) if live else None
             if principal is None:
                 conn.scope["session"].clear()
-                raise AuthError(401, "your session ended (token revoked or expired): log in again")
+                raise AuthError(
+                    401,
+                    "your session ended (signed out, idle for "
+                    f"{self.settings.session_idle_seconds // 60} min, expired, or its token was revoked): "
+                    "log in again",
+                )
             return Principal(principal.user, principal.roles, via="session", token_id=principal.token_id)
         raise AuthError(
             401,
@@ -173,9 +186,22 @@ class Security:
             headers={"Retry-After": str(retry)},
         )
 
-    @staticmethod
-    def start_session(conn: HTTPConnection, principal: Principal) -> str:
+    async def start_session(self, conn: HTTPConnection, principal: Principal) -> str:
+        """A server-side session for this token's principal; the cookie names it, nothing more."""
+        assert self.sessions is not None and principal.token_id is not None
+        session_id = await self.sessions.start(
+            principal.token_id,
+            principal.user,
+            now=self.clock(),
+            max_age=timedelta(seconds=self.settings.session_max_age_seconds),
+        )
         csrf = secrets.token_urlsafe(32)
         conn.scope["session"].clear()
-        conn.scope["session"].update({"tid": principal.token_id, "csrf": csrf})
+        conn.scope["session"].update({"sid": session_id, "csrf": csrf})
         return csrf
+
+    async def end_session(self, conn: HTTPConnection, principal: Principal) -> None:
+        session_id = (conn.scope.get("session") or {}).get("sid")
+        if session_id and self.sessions is not None:
+            await self.sessions.end(str(session_id), by=principal.user, now=self.clock())
+        conn.scope["session"].clear()
