@@ -320,3 +320,13 @@ def test_bad_input_is_a_4xx_that_never_echoes_a_secret(svc):
         chat = alice.post("/chat", json={"thread_id": bad, "message": "hi"}).status_code
         assert chat in (413, 422), (bad[:10], chat)  # 413: this service takes 4 KB bodies
     assert root.get("/threads", params={"limit": 500}).json()[0]["id"] in ("t1",)  # no hostile thread was made
+
+
+def test_a_new_message_to_a_paused_thread_is_a_409_naming_the_request(svc):
+    item = start_email(svc, thread="busy")
+    alice = svc.client("alice")
+    for response in (alice.post("/threads/busy/runs", json={"message": "Send email to other@example.com"}),
+                     alice.post("/chat", json={"thread_id": "busy", "message": "never mind"})):
+        assert response.status_code == 409 and item["id"] in response.json()["detail"]
+        assert response.json()["approval"]["id"] == item["id"]
+    assert svc.client("bob").get(f"/approvals/{item['id']}").json()["status"] == "pending"

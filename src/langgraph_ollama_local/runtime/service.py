@@ -82,6 +82,18 @@ class ThreadForbiddenError(ForbiddenError):
     """The authenticated person may not post into this thread (it is someone else's)."""
 
 
+class ThreadBusyError(RuntimeError):
+    """A message for a thread that waits for a decision: it would orphan that request (HTTP 409)."""
+
+    def __init__(self, pending: ApprovalRequest) -> None:
+        what = f"{pending.tool} ({pending.stage or pending.kind})" if pending.tool else pending.kind
+        super().__init__(
+            f"thread {pending.thread_id!r} waits for a decision on {what}, approval {pending.id}: "
+            "decide it (reject or cancel to drop it) before sending a new message"
+        )
+        self.pending = pending
+
+
 class ThreadNotPausedError(RuntimeError):
     """A resume was asked for a thread that waits for nothing."""
 
@@ -283,7 +295,14 @@ class ServiceRuntime:
             denied = can_write_thread(principal, facts, self.settings.access)
             if denied is not None:
                 raise ThreadForbiddenError(denied, principal)
+        pending = await self._pending_in(thread_id)
+        if pending is not None:
+            raise ThreadBusyError(pending)
         return await self._enqueue(thread_id, {"kind": "message", "message": message}, actor)
+
+    async def _pending_in(self, thread_id: str) -> ApprovalRequest | None:
+        page, _ = await self.store.inbox(InboxQuery(thread_id=thread_id, limit=1, count_limit=0))
+        return page[0] if page else None
 
     async def _enqueue(
         self, thread_id: str, run_input: dict[str, Any], actor: str, *, resume_key: str | None = None
@@ -367,6 +386,12 @@ class ServiceRuntime:
     async def _advance(self, run: Run) -> tuple[str, str | None]:
         """Run the graph to its next pause or its end: ("paused" | "succeeded" | "failed", error)."""
         try:
+            if (run.input or {}).get("kind") == "message":
+                # queued before the thread paused (a race with the pause): running it now would
+                # drop the pending interrupt and leave its request orphaned
+                pending = await self._pending_in(run.thread_id)
+                if pending is not None:
+                    return "cancelled", str(ThreadBusyError(pending))
             graph_input = await self._graph_input(run)
             if graph_input is not _SKIP:
                 await self._run_graph(run, graph_input)

@@ -39,6 +39,7 @@ from langgraph_ollama_local.runtime.service import (
     InvalidDecisionError,
     ServiceRuntime,
     Settings,
+    ThreadBusyError,
     public_request,
 )
 from langgraph_ollama_local.server.access import ThreadGuard
@@ -178,6 +179,10 @@ def create_app(
         ]
         return JSONResponse({"detail": detail}, status_code=422)
 
+    @app.exception_handler(ThreadBusyError)
+    async def busy(_: Request, exc: ThreadBusyError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "approval": public_request(exc.pending)}, status_code=409)
+
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
@@ -292,6 +297,9 @@ def create_app(
                     except ForbiddenError as exc:
                         await record_denial(websocket, AuthError.forbidden(exc.denied, user))
                         await websocket.send_json({"type": "error", "content": exc.denied.reason})
+                        continue
+                    except ThreadBusyError as exc:
+                        await websocket.send_json({"type": "error", "content": str(exc)})
                         continue
                     await runtime.wait_run(run.id, WAIT_SECONDS)
                     summary = await thread_summary(runtime, thread_id)
