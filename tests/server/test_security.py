@@ -330,3 +330,44 @@ def test_a_new_message_to_a_paused_thread_is_a_409_naming_the_request(svc):
         assert response.status_code == 409 and item["id"] in response.json()["detail"]
         assert response.json()["approval"]["id"] == item["id"]
     assert svc.client("bob").get(f"/approvals/{item['id']}").json()["status"] == "pending"
+
+
+def test_floods_are_counted_not_logged_and_runs_and_sign_ins_are_limited(tmp_path):
+    """Finding 8: 300 anonymous 401s are two audit rows (the first, then one with the count);
+    sign-ins per client and run starts per identity are rate limited (429 + Retry-After)."""
+    svc = launch(tmp_path, users=USERS, env={"HITL_AUTH__DENIAL_WINDOW_SECONDS": "2", "HITL_AUTH__RUN_RATE": "4/minute",
+                                             "HITL_AUTH__SESSION_RATE": "3/minute"})
+    try:
+        anonymous = svc.client()
+        assert {anonymous.get("/approvals").status_code for _ in range(300)} == {401}
+        rows = lambda: [e for e in svc.audit() if e["action"] == "auth.denied" and e["actor"] == "anonymous"]  # noqa: E731
+        assert wait_until(lambda: any(e["data"].get("repeated") for e in rows()), 30)
+        (first, summary) = rows()
+        assert "repeated" not in first["data"] and summary["data"]["repeated"] == 299
+        assert summary["data"]["routes"] == ["GET /approvals"]
+
+        statuses = [svc.client().post("/auth/session", json={"token": svc.tokens["bob"]}).status_code for _ in range(5)]
+        assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
+        alice = svc.client("alice")
+        started = [alice.post(f"/threads/flood-{i}/runs", json={"message": "hello"}) for i in range(6)]
+        assert [r.status_code for r in started] == [202] * 4 + [429] * 2
+        assert "Retry-After" in started[-1].headers and "runs started" in started[-1].json()["detail"]
+        assert svc.client("root").post("/threads/other/runs", json={"message": "hello"}).status_code == 202  # per identity
+    finally:
+        svc.stop()
+
+
+@pytest.mark.postgres
+def test_concurrent_runs_are_capped_per_identity(tmp_path, pg_url):
+    """API-only process (no worker takes the runs), so they stay queued: the cap is what stops them."""
+    svc = launch(tmp_path, users=USERS, db=pg_url, extra_args=("--workers", "0"),
+                 env={"HITL_AUTH__MAX_ACTIVE_RUNS": "2"})
+    try:
+        alice = svc.client("alice")
+        codes = [alice.post(f"/threads/cap-{i}/runs", json={"message": "hello"}).status_code for i in range(3)]
+        assert codes == [202, 202, 429]
+        chat = alice.post("/chat", json={"thread_id": "cap-x", "message": "hello"})
+        assert chat.status_code == 429 and "HITL_AUTH__MAX_ACTIVE_RUNS=2" in chat.json()["detail"]
+        assert svc.client("root").post("/threads/cap-r/runs", json={"message": "hello"}).status_code == 202
+    finally:
+        svc.stop()

@@ -134,6 +134,12 @@ class AuthSettings(BaseModel):
     )
     secure_cookies: bool = Field(default=False, description="Set when served over HTTPS.")
     decision_rate: str = Field(default="60/minute", description="Decisions per identity (limits syntax).")
+    session_rate: str = Field(default="10/minute", description="Sign-ins per client address (limits syntax).")
+    run_rate: str = Field(default="30/minute", description="Runs started per identity (limits syntax).")
+    max_active_runs: int = Field(default=4, ge=1, description="Queued or running runs per identity at once.")
+    denial_window_seconds: float = Field(
+        default=60.0, gt=0, description="Repeated denials of one client are audited once per window."
+    )
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
 
     @property

@@ -9,6 +9,7 @@ principal's user, never a name taken from a request body.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +45,7 @@ from langgraph_ollama_local.runtime.service import (
 )
 from langgraph_ollama_local.server.access import ThreadGuard
 from langgraph_ollama_local.server.auth_routes import auth_router
+from langgraph_ollama_local.server.denials import DenialAggregator
 from langgraph_ollama_local.server.deps import User
 from langgraph_ollama_local.server.graphs import GraphFactory, builtin_agent
 from langgraph_ollama_local.server.schemas import (
@@ -109,7 +111,17 @@ def create_app(
             security.tokens = TokenStore(runtime.store.engine)
             security.sessions = SessionStore(runtime.store.engine)
             app.state.runtime = runtime
-            yield
+            denials = DenialAggregator(
+                lambda entry: runtime.store.audit(**entry), config.auth.denial_window_seconds
+            )
+            app.state.denials = denials
+            flusher = asyncio.create_task(denials.run(), name="hitl-denials")
+            try:
+                yield
+            finally:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
 
     app = FastAPI(
         title="langgraph-ollama-local",
@@ -146,20 +158,28 @@ def create_app(
         return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
 
     async def record_denial(conn: HTTPConnection, exc: AuthError) -> None:
+        """Audited, aggregated per client, actor and rule per window (a flood is two rows)."""
         method = conn.scope.get("method", "WS")
-        await rt(conn).store.audit(
-            actor=exc.principal.user if exc.principal else ANONYMOUS,
-            action="auth.denied",
-            subject_type="route",
-            subject_id=f"{method} {conn.url.path}"[:200],
-            data={
+        client = conn.client.host if conn.client else None
+        actor = exc.principal.user if exc.principal else ANONYMOUS
+        entry: dict[str, Any] = {
+            "actor": actor,
+            "action": "auth.denied",
+            "subject_type": "route",
+            "subject_id": f"{method} {conn.url.path}"[:200],
+            "data": {
                 "status": exc.status,
                 "rule": exc.rule,
                 "reason": exc.detail[:500],
                 "credential": exc.credential,
-                "client": conn.client.host if conn.client else None,
+                "client": client,
             },
-        )
+        }
+        denials: DenialAggregator | None = getattr(conn.app.state, "denials", None)
+        if denials is None:  # before start-up finished
+            await rt(conn).store.audit(**entry)
+            return
+        await denials.deny((client or "", actor, f"{exc.status}:{exc.rule}"), entry)
 
     @app.exception_handler(ForbiddenError)
     async def forbidden(request: Request, exc: ForbiddenError) -> JSONResponse:
@@ -217,11 +237,27 @@ def create_app(
             response=await runtime.last_reply(thread_id), pending_approval=bool(page), pending_action=action
         )
 
+    async def start_run(conn: HTTPConnection, user: Principal, thread_id: str, message: str) -> Any:
+        """Every way to start a run: start role, thread ownership (the runtime), rate and cap."""
+        allow(can_start_runs(user, rules), user)
+        security.check_run_rate(user)
+        runtime = rt(conn)
+        active = await runtime.store.active_runs_by(user.user)
+        if active >= config.auth.max_active_runs:
+            raise AuthError(
+                429,
+                f"{user.user} has {active} runs queued or running, the most at once "
+                f"(HITL_AUTH__MAX_ACTIVE_RUNS={config.auth.max_active_runs}): wait for one to finish",
+                rule="max_active_runs",
+                principal=user,
+                headers={"Retry-After": "5"},
+            )
+        return await runtime.submit_message(thread_id, message, principal=user)
+
     @app.post("/chat")
     async def chat(body: ChatRequest, request: Request, user: User) -> ChatResponse:
-        allow(can_start_runs(user, rules), user)
         runtime = rt(request)
-        run = await runtime.submit_message(body.thread_id, body.message, principal=user)
+        run = await start_run(request, user, body.thread_id, body.message)
         await runtime.wait_run(run.id, WAIT_SECONDS)
         return await thread_summary(runtime, body.thread_id)
 
@@ -287,13 +323,12 @@ def create_app(
                 data = await websocket.receive_json()
                 kind = data.get("type") if isinstance(data, dict) else None
                 if kind == "message" and isinstance(data.get("content"), str):
-                    denied = can_start_runs(user, rules)
-                    if denied is not None:
-                        await record_denial(websocket, AuthError.forbidden(denied, user))
-                        await websocket.send_json({"type": "error", "content": denied.reason})
-                        continue
                     try:
-                        run = await runtime.submit_message(thread_id, data["content"], principal=user)
+                        run = await start_run(websocket, user, thread_id, data["content"])
+                    except AuthError as exc:
+                        await record_denial(websocket, exc)
+                        await websocket.send_json({"type": "error", "content": exc.detail})
+                        continue
                     except ForbiddenError as exc:
                         await record_denial(websocket, AuthError.forbidden(exc.denied, user))
                         await websocket.send_json({"type": "error", "content": exc.denied.reason})
@@ -427,8 +462,7 @@ def create_app(
 
     @app.post("/threads/{thread_id}/runs", status_code=202)
     async def create_run(thread_id: ThreadId, body: RunCreate, request: Request, user: User) -> Any:
-        allow(can_start_runs(user, rules), user)
-        run = await rt(request).submit_message(thread_id, body.message, principal=user)
+        run = await start_run(request, user, thread_id, body.message)
         return run_json(run)
 
     @app.get("/runs/{run_id}")

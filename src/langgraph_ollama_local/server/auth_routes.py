@@ -55,6 +55,7 @@ def auth_router(security: Security) -> APIRouter:
     async def login(body: SessionLogin, request: Request) -> Me:
         """Start a browser session from an API token (JWTs are for API clients)."""
         assert security.tokens is not None and security.sessions is not None
+        security.check_session_rate(request)
         now = security.clock()
         if body.code is not None:
             token_id = await security.sessions.redeem_login_code(body.code.strip(), now=now)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import HTTPConnection
@@ -85,6 +85,8 @@ class Security:
         self.sessions: SessionStore | None = None
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._decision_rate = parse(settings.decision_rate)
+        self._session_rate = parse(settings.session_rate)
+        self._run_rate = parse(settings.run_rate)
 
     async def authenticate(self, conn: HTTPConnection) -> Principal:
         """Who this request acts as; raises a 401 `AuthError` when nobody is proven."""
@@ -173,14 +175,27 @@ class Security:
             )
 
     def check_decision_rate(self, principal: Principal) -> None:
-        if self._limiter.hit(self._decision_rate, "decide", principal.user):
+        self._limit(self._decision_rate, "decide", principal.user, "decisions", principal)
+
+    def check_run_rate(self, principal: Principal) -> None:
+        """Runs started per identity (each one may be an LLM run)."""
+        self._limit(self._run_rate, "run", principal.user, "runs started", principal)
+
+    def check_session_rate(self, conn: HTTPConnection) -> None:
+        """Sign-ins per client address: nobody is known yet, so the address is the identity."""
+        client = conn.client.host if conn.client else "unknown"
+        self._limit(self._session_rate, "session", client, "sign-ins", None, who=f"client {client}")
+
+    def _limit(
+        self, rate: RateLimitItem, scope: str, key: str, what: str, principal: Principal | None, who: str = ""
+    ) -> None:
+        if self._limiter.hit(rate, scope, key):
             return
-        reset, _ = self._limiter.get_window_stats(self._decision_rate, "decide", principal.user)
+        reset, _ = self._limiter.get_window_stats(rate, scope, key)
         retry = max(int(reset - datetime.now(UTC).timestamp()), 1)
         raise AuthError(
             429,
-            f"too many decisions from {principal.user}: at most {self.settings.decision_rate}; "
-            f"try again in {retry} s",
+            f"too many {what} from {who or key}: at most {rate}; try again in {retry} s",
             rule="rate_limit",
             principal=principal,
             headers={"Retry-After": str(retry)},

@@ -276,6 +276,16 @@ class ApprovalStore:
             )
         return run
 
+    async def active_runs_by(self, actor: str) -> int:
+        """Runs this person started that are queued or running (uses the status index)."""
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                select(func.count())
+                .select_from(runs)
+                .where(runs.c.status.in_(("queued", "running")), runs.c.created_by == actor)
+            )
+        return int(value or 0)
+
     async def get_run(self, run_id: str) -> Run:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
