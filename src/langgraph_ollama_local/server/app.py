@@ -435,6 +435,8 @@ def create_app(
         if not (await guard(request).read(user, thread_id)).exists:
             raise HTTPException(404, f"thread {thread_id!r} does not exist")
         values = dict(body.values)
+        config_of = runtime.config(thread_id)
+        before = _jsonable_state((await runtime.graph.aget_state(config_of)).values)
         if isinstance(values.get("messages"), list):
             from langchain_core.messages import messages_from_dict
 
@@ -446,17 +448,21 @@ def create_app(
                     "messages must be LangChain message dicts ({'type': 'human' | 'ai' | 'tool' | "
                     f"'system', 'data': {{'content': ...}}}}): {type(exc).__name__}",
                 ) from exc
+            for message in values["messages"]:
+                # Marked for good: no view may present what an editor wrote as a tool's result.
+                message.additional_kwargs = {**message.additional_kwargs, "hitl_edited_by": user.user}
         try:
-            await runtime.graph.aupdate_state(runtime.config(thread_id), values, as_node=body.as_node)
+            await runtime.graph.aupdate_state(config_of, values, as_node=body.as_node)
         except Exception as exc:
             raise HTTPException(422, f"state update refused: {_printable(str(exc))[:500]}") from exc
+        after = _jsonable_state((await runtime.graph.aget_state(config_of)).values)
         await runtime.store.audit(
             actor=user.user,
             action="thread.state_updated",
             subject_type="thread",
             subject_id=thread_id,
             thread_id=thread_id,
-            data={"keys": sorted(values)},
+            data={"keys": sorted(values), "as_node": body.as_node, "changes": state_diff(before, after)},
         )
         return {"ok": True}
 
@@ -613,6 +619,39 @@ def create_app(
     app.include_router(auth_router(security))
     mount_web(app)
     return app
+
+
+def _jsonable_state(values: Any) -> dict[str, Any]:
+    data = dict(values or {})
+    if "messages" in data:
+        data["messages"] = messages_to_dict(data["messages"])
+    result: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return result
+
+
+def state_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What a state edit changed, in full: messages by id (added, or before/after), other keys
+    before/after. The audit entry carries it, so an edit cannot pass for history."""
+    changes: dict[str, Any] = {}
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if key == "messages" and isinstance(old or [], list) and isinstance(new, list):
+            by_id = {m.get("data", {}).get("id"): m for m in old or []}
+            added, changed = [], []
+            for message in new:
+                prior = by_id.get(message.get("data", {}).get("id"))
+                if prior is None:
+                    added.append(message)
+                elif prior != message:
+                    changed.append({"before": prior, "after": message})
+            kept = {m.get("data", {}).get("id") for m in new}
+            removed = [m for m in old or [] if m.get("data", {}).get("id") not in kept]
+            changes[key] = {"added": added, "changed": changed, "removed": removed}
+        else:
+            changes[key] = {"before": old, "after": new}
+    return changes
 
 
 def _printable(value: Any) -> Any:
