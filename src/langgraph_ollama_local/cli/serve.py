@@ -118,10 +118,11 @@ async def _bootstrap_auth(config: LocalAgentConfig, host: str, base_url: str) ->
     Revoking every token later never mints a new one: `hitl tokens create` does that."""
     from langgraph_ollama_local.cli.tokens import login_link
     from langgraph_ollama_local.store.approval_store import ApprovalStore
+    from langgraph_ollama_local.store.audit import audit_key_of
     from langgraph_ollama_local.store.files import private_dir, write_private
     from langgraph_ollama_local.store.tokens import TokenStore
 
-    store = await ApprovalStore.open(config.resolved_storage_url)
+    store = await ApprovalStore.open(config.resolved_storage_url, audit_key=audit_key_of(config))
     try:
         tokens = TokenStore(store.engine)
         now = datetime.now(UTC)

@@ -32,10 +32,12 @@ def _cli_actor() -> str:
 
 def _with_store(db: str | None, work: Callable[[TokenStore], Awaitable[T]]) -> T:
     from langgraph_ollama_local.store.approval_store import ApprovalStore
+    from langgraph_ollama_local.store.audit import audit_key_of
     from langgraph_ollama_local.store.tokens import TokenStore
 
     async def run() -> T:
-        store = await ApprovalStore.open(load_config(db=db).resolved_storage_url)
+        config = load_config(db=db)
+        store = await ApprovalStore.open(config.resolved_storage_url, audit_key=audit_key_of(config))
         try:
             return await work(TokenStore(store.engine))
         finally:

@@ -125,6 +125,11 @@ class AuthSettings(BaseModel):
     session_secret: SecretStr | None = Field(
         default=None, description="Signs session cookies; default: a random key kept in `home`."
     )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Keys the audit chain (HMAC-SHA256); default: a random key kept (0600) in `home`. "
+        "Every process sharing a database needs the same key.",
+    )
     session_max_age_seconds: int = Field(default=12 * 3600, ge=60)
     session_idle_seconds: int = Field(
         default=30 * 60, ge=60, description="A web session with no request for this long ends."

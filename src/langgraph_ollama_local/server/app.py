@@ -71,6 +71,7 @@ from langgraph_ollama_local.store.approval_store import (
     InboxQuery,
     NotFoundError,
 )
+from langgraph_ollama_local.store.audit import Anchor, anchors_file
 from langgraph_ollama_local.store.sessions import SessionStore
 from langgraph_ollama_local.store.tokens import TokenStore
 from langgraph_ollama_local.web import mount_web
@@ -613,8 +614,10 @@ def create_app(
 
     @app.get("/audit/verify")
     async def audit_verify(request: Request, user: User) -> Any:
+        """The chain, keyed, checked against the newest anchor in $HITL_HOME/audit-anchors.jsonl."""
         allow(can_read_full_audit(user, rules), user)
-        return asdict(await rt(request).store.verify_audit())
+        anchor = Anchor.last_in(anchors_file(config))
+        return asdict(await rt(request).store.verify_audit(anchor=anchor))
 
     app.include_router(auth_router(security))
     mount_web(app)

@@ -19,7 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from langgraph_ollama_local.approvals.lifecycle import ApprovalRequest, RequestKind, RequestStatus
 from langgraph_ollama_local.auth.threads import DEFAULT_ITEM_ROLE, ThreadFacts
-from langgraph_ollama_local.store.audit import AuditEntry, AuditReport, append_audit, as_utc, verify_audit
+from langgraph_ollama_local.store.audit import (
+    _KEYS,
+    Anchor,
+    AuditEntry,
+    AuditReport,
+    append_audit,
+    as_utc,
+    head_of,
+    use_audit_key,
+    verify_audit,
+)
 from langgraph_ollama_local.store.database import create_engine_for, migrate
 from langgraph_ollama_local.store.schema import approval_requests, audit_log, notifications, runs, threads
 
@@ -160,12 +170,17 @@ class ApprovalStore:
         self.engine = engine
 
     @classmethod
-    async def open(cls, url: str, *, run_migrations: bool = True) -> ApprovalStore:
+    async def open(
+        cls, url: str, *, run_migrations: bool = True, audit_key: bytes | None = None
+    ) -> ApprovalStore:
+        """The store over `url`; with `audit_key` every audit entry it appends is keyed."""
         if run_migrations:
             import asyncio
 
             await asyncio.to_thread(migrate, url)
-        return cls(create_engine_for(url))
+        store = cls(create_engine_for(url))
+        use_audit_key(store.engine, audit_key)
+        return store
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -602,6 +617,15 @@ class ApprovalStore:
                 AuditEntry(**{**dict(r._mapping), "at": as_utc(r.at), "data": r.data or {}}) for r in rows
             ]
 
-    async def verify_audit(self) -> AuditReport:
+    async def verify_audit(self, anchor: Anchor | None = None) -> AuditReport:
         async with self.engine.connect() as conn:
-            return await verify_audit(conn)
+            return await verify_audit(conn, anchor=anchor)
+
+    async def audit_anchor(self) -> Anchor:
+        """A keyed checkpoint of the newest entry, to keep outside the database."""
+        key = _KEYS.get(self.engine.sync_engine)
+        if key is None:
+            raise ValueError("anchoring needs the audit key: open the store with audit_key=")
+        async with self.engine.connect() as conn:
+            seq, digest = await head_of(conn)
+        return Anchor.make(key, seq, digest)
