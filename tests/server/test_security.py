@@ -386,3 +386,10 @@ def test_state_edits_are_audited_in_full_and_marked(svc):
     assert added["data"]["additional_kwargs"]["hitl_edited_by"] == "root" and entry["actor"] == "root"
     messages = root.get("/threads/forge/state").json()["values"]["messages"]
     assert [m["data"]["additional_kwargs"].get("hitl_edited_by") for m in messages if m["type"] == "tool"] == ["root"]
+
+
+def test_no_page_loads_scripts_from_a_cdn(svc):
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        response = svc.client("root").get(path)
+        assert response.status_code == 404 and "cdn" not in response.text.lower()
+    assert svc.client("root").get("/openapi.json").status_code == 200

@@ -128,6 +128,9 @@ def create_app(
         title="langgraph-ollama-local",
         version="0.1.0",
         lifespan=lifespan,
+        # No Swagger/ReDoc pages: they load scripts from a CDN. The schema is at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
         max_body_size=config.auth.max_body_bytes,  # 413 before a hostile body is read whole
         responses=PROBLEM_RESPONSES,
     )
