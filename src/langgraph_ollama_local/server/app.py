@@ -17,11 +17,14 @@ from dataclasses import asdict, replace
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from langchain_core.messages import AIMessage, messages_to_dict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette.sse import EventSourceResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import HTTPConnection
 
@@ -202,6 +205,18 @@ def create_app(
             for error in exc.errors()
         ]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        """A 405 lists every method of the path (Starlette names only the first route's)."""
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        allowed: set[str] = set()
+        for route in request.app.routes:
+            if isinstance(route, APIRoute) and route.path_regex.match(request.url.path):
+                allowed |= route.methods or set()
+        headers = {"Allow": ", ".join(sorted(allowed))} if allowed else dict(exc.headers or {})
+        return JSONResponse({"detail": exc.detail}, status_code=405, headers=headers)
 
     @app.exception_handler(ThreadBusyError)
     async def busy(_: Request, exc: ThreadBusyError) -> JSONResponse:
@@ -455,6 +470,12 @@ def create_app(
             for message in values["messages"]:
                 # Marked for good: no view may present what an editor wrote as a tool's result.
                 message.additional_kwargs = {**message.additional_kwargs, "hitl_edited_by": user.user}
+        if body.as_node is not None and body.as_node not in runtime.graph.nodes:
+            raise HTTPException(
+                404,
+                f"this graph has no node {_printable(body.as_node)[:100]!r}: "
+                f"use one of {sorted(runtime.graph.nodes)}",
+            )
         try:
             await runtime.graph.aupdate_state(config_of, values, as_node=body.as_node)
         except Exception as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from langgraph_ollama_local.auth import Principal
 from langgraph_ollama_local.server.deps import User
@@ -17,24 +17,19 @@ from langgraph_ollama_local.server.schemas import _Body
 from langgraph_ollama_local.server.security import AuthError, Security
 
 
-class SessionLogin(_Body):
-    """Exactly one of `token` (pasted into the sign-in form) or `code` (from a login link)."""
+class TokenLogin(_Body):
+    """Sign in with an API token pasted into the form."""
 
-    token: str | None = Field(
-        default=None, min_length=1, max_length=500, description="An API token from `hitl tokens create`."
-    )
-    code: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=200,
-        description="A one-time login code from a link (`hitl tokens link`); valid minutes, used once.",
-    )
+    token: str = Field(min_length=1, max_length=500, description="An API token from `hitl tokens create`.")
 
-    @model_validator(mode="after")
-    def _one_credential(self) -> SessionLogin:
-        if (self.token is None) == (self.code is None):
-            raise ValueError("send either 'token' or 'code'")
-        return self
+
+class CodeLogin(_Body):
+    """Sign in with the one-time code of a login link (`hitl tokens link`)."""
+
+    code: str = Field(min_length=1, max_length=200, description="Valid minutes, used once.")
+
+
+SessionLogin = TokenLogin | CodeLogin
 
 
 class Me(BaseModel):
@@ -57,7 +52,7 @@ def auth_router(security: Security) -> APIRouter:
         assert security.tokens is not None and security.sessions is not None
         security.check_session_rate(request)
         now = security.clock()
-        if body.code is not None:
+        if isinstance(body, CodeLogin):
             token_id = await security.sessions.redeem_login_code(body.code.strip(), now=now)
             try:
                 record = await security.tokens.get(token_id) if token_id else None
@@ -71,7 +66,6 @@ def auth_router(security: Security) -> APIRouter:
                     credential="login_code",
                 )
         else:
-            assert body.token is not None
             found = await security.tokens.authenticate(body.token.strip(), now)
             if found is None:
                 raise AuthError(

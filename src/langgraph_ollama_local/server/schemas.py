@@ -2,29 +2,45 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 MAX_MESSAGE = 20_000
 MAX_THREAD_ID = 200
 
 
+# Printable: no C0/C1 controls, no line or paragraph separators, no invisible format characters
+# (soft hyphen, zero-width, bidi marks and overrides, BOM), no private-use or noncharacters.
+# The same pattern is the OpenAPI schema, so clients can check before they send.
+THREAD_ID_PATTERN = (
+    r"^[^\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u180e\u200b-\u200f"
+    r"\u2028-\u202e\u2060-\u206f\ue000-\uf8ff\ufeff\ufff0-\uffff\U000e0000-\U0010ffff]{1,200}$"
+)
+_THREAD_ID = re.compile(THREAD_ID_PATTERN)
+
+
 def check_thread_id(value: str) -> str:
-    """One rule for thread ids in bodies and paths: 1-200 printable characters, none of them
-    a control, format (RTL override, zero-width) or surrogate code point."""
+    """One rule for thread ids in bodies, paths and queries: 1-200 printable characters."""
     if not 1 <= len(value) <= MAX_THREAD_ID:
         raise ValueError(f"a thread id has 1-{MAX_THREAD_ID} characters, this one {len(value)}")
-    if not value.isprintable():
-        bad = next(c for c in value if not c.isprintable())
+    if not _THREAD_ID.match(value):
+        bad = next(c for c in value if not _THREAD_ID.match(c))
         raise ValueError(
             f"a thread id must be printable: U+{ord(bad):04X} at position {value.index(bad)} is a "
-            "control, format or unassigned character"
+            "control, separator, invisible format or private-use character"
         )
     return value
 
 
-ThreadIdText = Annotated[str, AfterValidator(check_thread_id)]
+ThreadIdText = Annotated[
+    str,
+    AfterValidator(check_thread_id),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": MAX_THREAD_ID, "pattern": THREAD_ID_PATTERN}
+    ),
+]
 
 
 def _encodable(value: Any, where: str = "body") -> None:
