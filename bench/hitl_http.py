@@ -103,6 +103,8 @@ def start_ours(name: str, db: str, home: Path) -> Server:
         "HITL_HOME": str(home),
         # the default 60 decisions/minute/user would throttle a benchmark, not measure it
         "HITL_AUTH__DECISION_RATE": "1000000/minute",
+        "HITL_AUTH__RUN_RATE": "1000000/minute",  # run starts and concurrent runs per identity too
+        "HITL_AUTH__MAX_ACTIVE_RUNS": "1000000",
     }
     token = make_token(db, env)
     port = free_port()

@@ -95,3 +95,26 @@ def test_policy_files_default_to_separation_of_duties():
 def test_reserved_or_odd_user_names_are_refused(name):
     with pytest.raises(ValueError, match="user name"):
         check_user_name(name)
+
+
+def test_who_may_read_and_write_a_thread():
+    from langgraph_ollama_local.auth import ThreadFacts, can_read_thread, can_write_thread
+
+    rules = AccessRules(read_roles=("auditor",))
+    facts = ThreadFacts("t", exists=True, owner="alice", pending_roles=frozenset({"approver"}),
+                        participants=frozenset({"erin"}))  # fmt: skip
+    may_read = {"alice": set(), "bob": {"approver"}, "erin": set(), "root": {"admin"}, "aud": {"auditor"}}
+    for user, roles in may_read.items():
+        assert can_read_thread(Principal(user, frozenset(roles)), facts, rules) is None, user
+    for user, roles in {"dave": {"requester"}, "carol": {"finance"}, "mon": {"monitor"}, "v": set()}.items():
+        denied = can_read_thread(Principal(user, frozenset(roles)), facts, rules)
+        assert denied is not None and denied.rule == "thread.read", user
+    # a thread that does not exist reads like one that is not yours
+    missing = can_read_thread(Principal("alice"), ThreadFacts("t", exists=False), rules)
+    assert missing is not None and "not yours" in missing.reason
+    assert can_write_thread(Principal("alice"), facts, rules) is None
+    assert can_write_thread(Principal("root", frozenset({"admin"})), facts, rules) is None
+    for who in (Principal("bob", frozenset({"approver"})), Principal("aud", frozenset({"auditor"}))):
+        denied = can_write_thread(who, facts, rules)
+        assert denied is not None and denied.rule == "thread.write"
+    assert can_write_thread(Principal("dave"), ThreadFacts("new", exists=False), rules) is None

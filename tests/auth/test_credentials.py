@@ -85,6 +85,32 @@ def test_jwt_rs256_public_key_file(tmp_path):
         verifier.verify(jwt.encode(_claims(), "x" * 32, algorithm="HS256"))
 
 
+def test_weak_jwt_setups_are_refused_with_the_fix():
+    with pytest.raises(JwtConfigError, match=r"needs auth\.jwt_issuer and auth\.jwt_audience"):
+        JwtVerifier(issuer=None, audience=None, jwks_url="https://idp/jwks")
+    with pytest.raises(JwtConfigError, match=r"needs auth\.jwt_audience"):
+        JwtVerifier(issuer="https://idp", audience=None, jwks_url="https://idp/jwks")
+    with pytest.raises(JwtConfigError, match=r"5 bytes; HS256 needs at least 32.*secrets\.token_urlsafe"):
+        JwtVerifier(issuer="https://idp", audience="hitl", secret="short")
+    JwtVerifier(issuer="https://idp", audience="hitl", jwks_url="https://idp/jwks")  # both set: fine
+
+
+def test_serve_refuses_a_short_hs256_secret_at_start_up(tmp_path):
+    import os
+    import subprocess
+
+    from tests.conftest import free_port
+    from tests.server.support import HITL
+
+    refused = subprocess.run(
+        [str(HITL), "serve", "--port", str(free_port()), "--db", f"sqlite:///{tmp_path}/x.db"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "HITL_HOME": str(tmp_path), "HITL_AUTH__JWT_SECRET": "12345",
+             "HITL_AUTH__JWT_ISSUER": "https://idp", "HITL_AUTH__JWT_AUDIENCE": "hitl"},
+    )  # fmt: skip
+    assert refused.returncode == 2 and "HS256 needs at least 32" in refused.stderr
+
+
 def test_jwt_needs_exactly_one_key_source(tmp_path):
     with pytest.raises(JwtConfigError):
         JwtVerifier(issuer=None, audience=None)

@@ -23,6 +23,12 @@ access:
 """
 
 
+# Suites start many runs and sign-ins from one identity: the per-identity run limits and the
+# sign-in limit are lifted unless a test sets them (test_security's flood tests do).
+UNTHROTTLED = {"HITL_AUTH__RUN_RATE": "1000000/minute", "HITL_AUTH__MAX_ACTIVE_RUNS": "1000000",
+               "HITL_AUTH__SESSION_RATE": "1000000/minute"}
+
+
 def hitl(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(HITL), *args], capture_output=True, text=True, check=check,
                           env={**os.environ, "HITL_HOME": str(home)})
@@ -78,7 +84,7 @@ def launch(home: Path, *, graph: str = "two_stage_graph.py:graph", users: dict[s
         (home / "policy.yaml").write_text(policy)
         args += ["--policy", str(home / "policy.yaml")]
     log = open(home / f"serve-{port}.log", "w")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen(args, env={**os.environ, "HITL_HOME": str(home), **(env or {})},
+    proc = subprocess.Popen(args, env={**os.environ, "HITL_HOME": str(home), **UNTHROTTLED, **(env or {})},
                             stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -24,6 +24,7 @@ ANY = frozenset(ROLES)
 ADMIN = frozenset({"root"})
 STARTERS = frozenset({"root", "alice"})  # policy access.start_roles: [requester, admin]
 DECIDERS = frozenset({"bob"})  # the stage role is approver; alice (the requester) has none anyway
+READERS = frozenset({"root", "alice", "bob"})  # of alice's threads: owner, the pending stage's role, admin
 
 # (method, OpenAPI path, who may) — None means public.
 EXPECT: dict[tuple[str, str], frozenset[str] | None] = {
@@ -33,13 +34,13 @@ EXPECT: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/chat"): STARTERS,
     ("POST", "/approve"): DECIDERS,
     ("GET", "/threads"): ANY,
-    ("GET", "/threads/{thread_id}/state"): ANY,
+    ("GET", "/threads/{thread_id}/state"): READERS,
     ("POST", "/threads/{thread_id}/state"): ADMIN,
     ("POST", "/threads/{thread_id}/runs"): STARTERS,
-    ("GET", "/runs/{run_id}"): ANY,
-    ("GET", "/runs/{run_id}/wait"): ANY,
+    ("GET", "/runs/{run_id}"): READERS,
+    ("GET", "/runs/{run_id}/wait"): READERS,
     ("GET", "/approvals"): ANY,
-    ("GET", "/approvals/{request_id}"): ANY,
+    ("GET", "/approvals/{request_id}"): READERS,
     ("POST", "/approvals/{request_id}/decision"): DECIDERS,
     ("GET", "/events"): ANY,
     ("GET", "/audit"): ADMIN,
@@ -49,7 +50,7 @@ EXPECT: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/auth/logout"): ANY,
     ("WS", "/ws/{thread_id}"): ANY,
     ("WS", "/events/ws"): ANY,
-    ("GET", "/audit?thread_id"): ANY,  # one thread's trail: anyone signed in
+    ("GET", "/audit?thread_id"): READERS,  # one thread's trail: whoever may read the thread
     ("PAGE", "/"): ANY,  # the web inbox: without a credential, a redirect to /login
 }
 
@@ -128,7 +129,7 @@ def ws_status(svc, path: str, token: str | None) -> int:
     return asyncio.run(attempt())
 
 
-def test_auth_matrix(svc, capsys):
+def test_auth_matrix(svc, shared_thread, capsys):
     served = {(m.upper(), p) for p, ops in httpx.get(f"{svc.base}/openapi.json").json()["paths"].items() for m in ops}
     assert served - set(EXPECT) == set(), "a served route has no expectation in the auth matrix"
 
@@ -166,9 +167,211 @@ def test_auth_matrix(svc, capsys):
 SHARED: dict[str, str] = {}
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def shared_thread(svc):
     item = pending_item(svc, "m-shared")
     SHARED.update({"thread": "m-shared", "item": item["id"]})
     runs = svc.client("root").get("/audit", params={"thread_id": "m-shared"}).json()
     SHARED["run"] = next(e["subject_id"] for e in runs if e["action"] == "run.created")
+
+
+# -- whose thread: routes x credentials x own / other thread, event streams included ----------
+
+WHO = {"alice": ("requester",), "dave": ("requester",), "bob": ("approver",), "carol": ("finance",),
+       "viewer": (), "root": ("admin",), "auditor": ("auditor",), "monitor": ("monitor",)}
+OPEN_POLICY = """\
+access:
+  self_approval: false
+  read_roles: [auditor]
+"""  # start_roles empty: everyone may start their own threads, so "own" exists for each
+
+
+def readers(thread: str) -> frozenset[str]:
+    """Who may read: owner, the role of an item pending in it, admin, access.read_roles."""
+    owner = thread.split("-")[0]
+    pending = {"bob"} if thread == "alice-t" else set()  # alice-t waits for the approver stage
+    return frozenset({owner, "root", "auditor", *pending})
+
+
+def writers(thread: str) -> frozenset[str]:
+    return frozenset({thread.split("-")[0], "root"})
+
+
+@pytest.fixture(scope="module")
+def owned(tmp_path_factory):
+    home = tmp_path_factory.mktemp("whose")
+    service = launch(home, users=WHO, policy=OPEN_POLICY, env={"HITL_AUTH__DECISION_RATE": "1000/minute"})
+    ctx = {"alice-t": pending_item(service, "alice-t")}
+    dave = service.client("dave")
+    run = dave.post("/threads/dave-t/runs", json={"message": "hello"}).json()
+    assert dave.get(f"/runs/{run['id']}/wait", params={"seconds": 30}).json()["status"] == "succeeded"
+    ctx["runs"] = {t: next(e["subject_id"] for e in service.client("root").get("/audit", params={"thread_id": t}).json()
+                           if e["action"] == "run.created") for t in ("alice-t", "dave-t")}
+    for who in WHO:  # everyone's own thread
+        own = service.client(who).post("/threads/" + f"{who}-own/runs", json={"message": "hello"})
+        assert own.status_code == 202, own.text
+        service.client(who).get(f"/runs/{own.json()['id']}/wait", params={"seconds": 30})
+    service.ctx = ctx
+    yield service
+    service.stop()
+
+
+def test_whose_thread_matrix(owned, capsys):
+    svc, leaks, wrong, cases = owned, [], [], 0
+    item = svc.ctx["alice-t"]["id"]
+
+    def check(who: str, label: str, status: int, allowed: bool) -> None:
+        nonlocal cases
+        cases += 1
+        if not allowed and status < 400:
+            leaks.append((label, who, status))
+        if not allowed and status != 403:
+            wrong.append((label, who, status, "expected 403"))
+        if allowed and status in (401, 403):
+            wrong.append((label, who, status, "expected success"))
+
+    for who in WHO:
+        c = svc.client(who)
+        for thread in ("alice-t", "dave-t", f"{who}-own"):
+            may_read = who in (readers(thread) if thread != f"{who}-own" else {who, "root", "auditor"})
+            run = svc.ctx["runs"].get(thread)
+            reads = [
+                ("GET /threads/{id}/state", c.get(f"/threads/{thread}/state")),
+                ("GET /approvals?thread_id", c.get("/approvals", params={"thread_id": thread})),
+                ("GET /audit?thread_id", c.get("/audit", params={"thread_id": thread})),
+            ]
+            if thread != "alice-t":  # alice-t's item is checked below, left pending
+                reads.append(("POST /approve", c.post("/approve", json={"thread_id": thread, "approved": False})))
+            if run:
+                reads.append(("GET /runs/{id}", c.get(f"/runs/{run}")))
+                reads.append(("GET /runs/{id}/wait", c.get(f"/runs/{run}/wait", params={"seconds": 0.1})))
+            for label, response in reads:
+                check(who, f"{label} {thread}", response.status_code, may_read)
+            ws = ws_status(svc, f"/ws/{thread}", svc.tokens[who])
+            check(who, f"WS /ws/{thread}", ws, may_read)
+            listed = {t["id"] for t in c.get("/threads", params={"limit": 500}).json()}
+            check(who, f"GET /threads lists {thread}", 200 if thread in listed else 403, may_read)
+        # writes go to dave's quiet thread (nothing pending there to disturb) and to one's own
+        for thread in ("dave-t", f"{who}-own"):
+            may_write = who in writers(thread) or thread == f"{who}-own"
+            check(who, f"POST /threads/{thread}/runs", c.post(f"/threads/{thread}/runs", json={"message": "hi"}).status_code, may_write)
+            check(who, f"POST /chat {thread}", c.post("/chat", json={"thread_id": thread, "message": "hi"}).status_code, may_write)
+            check(who, f"POST /threads/{thread}/state", c.post(f"/threads/{thread}/state", json={"values": {}}).status_code,
+                  who == "root")
+        # alice's pending item: reading it, and a decision that passes authorization only for
+        # those who may decide (an `answer` does not fit a tool approval: 422, nothing stored)
+        check(who, "GET /approvals/{id} alice-t", c.get(f"/approvals/{item}").status_code, who in readers("alice-t"))
+        check(who, "POST /approvals/{id}/decision alice-t",
+              c.post(f"/approvals/{item}/decision", json={"type": "answer", "value": 1}).status_code, who == "bob")
+        listing = c.get("/approvals", params={"status": "all", "limit": 500}).json()["items"]
+        seen = {i["thread_id"] for i in listing}
+        for thread in seen - {t for t in ("alice-t", "dave-t") if who in readers(t)} - {f"{who}-own"}:
+            leaks.append(("GET /approvals lists", who, thread))
+        if who in readers("alice-t"):
+            check(who, "GET /approvals lists alice-t", 200 if "alice-t" in seen else 403, True)
+        metrics = c.get("/metrics").status_code
+        check(who, "GET /metrics", metrics, who in {"root", "monitor"})
+    with capsys.disabled():
+        print(f"\nwhose-thread matrix: {cases} cases ({len(WHO)} credentials x own / other threads), "
+              f"unauthorized successes: {len(leaks)}, wrong statuses: {len(wrong)}")
+    assert leaks == []
+    assert wrong == []
+    assert (svc.client("root").get(f"/approvals/{item}").json()["status"]) == "pending"
+
+
+async def _subscribe(svc, who: str, kind: str, seen: list[dict], ready: asyncio.Event, stop: asyncio.Event) -> None:
+    """Collect every event one subscriber is sent until `stop`."""
+    headers = {"Authorization": f"Bearer {svc.tokens[who]}"}
+    if kind == "ws":
+        async with websockets.connect(svc.base.replace("http", "ws") + "/events/ws", additional_headers=headers) as ws:
+            ready.set()
+            while not stop.is_set():
+                try:
+                    seen.append(json.loads(await asyncio.wait_for(ws.recv(), 0.2)))
+                except TimeoutError:
+                    continue
+        return
+    async with httpx.AsyncClient(base_url=svc.base, headers=headers, timeout=None) as client, \
+            client.stream("GET", "/events") as response:
+        event = None
+        async for line in response.aiter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+                if event == "ready":
+                    ready.set()
+            elif line.startswith("data: ") and event not in (None, "ready"):
+                seen.append(json.loads(line[6:]))
+            if stop.is_set():
+                return
+
+
+def _thread_of(event: dict) -> str | None:
+    return event.get("thread_id") or (event.get("approval") or {}).get("thread_id")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_event_streams_carry_only_readable_threads(backend, tmp_path, request):
+    """/events and /events/ws, per subscriber; on PostgreSQL the subscribers sit on a second,
+    API-only process, so every event they get crossed processes (LISTEN/NOTIFY)."""
+    db = request.getfixturevalue("pg_url") if backend == "postgres" else None
+    origin = launch(tmp_path, users=WHO, policy=OPEN_POLICY, db=db)
+    edge = (launch(tmp_path, users=WHO, policy=OPEN_POLICY, db=db, tokens=origin.tokens, extra_args=("--workers", "0"))
+            if db else origin)
+    try:
+        asyncio.run(_streams(origin, edge))
+    finally:
+        if edge is not origin:
+            edge.stop()
+        origin.stop()
+
+
+async def _streams(origin, edge) -> None:
+    stop = asyncio.Event()
+    subs = {(who, kind): ([], asyncio.Event()) for who in WHO for kind in ("sse", "ws")}
+    tasks = [asyncio.create_task(_subscribe(edge, who, kind, seen, ready, stop)) for (who, kind), (seen, ready) in subs.items()]
+    await asyncio.wait_for(asyncio.gather(*(ready.wait() for _, ready in subs.values())), 30)
+
+    async def call(svc, who: str, method: str, url: str, **kw) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=svc.base, headers={"Authorization": f"Bearer {svc.tokens[who]}"}, timeout=60) as c:
+            return await c.request(method, url, **kw)
+
+    # dave's email: its arguments must reach only dave, the approvers of its stage, admin and auditors
+    run = (await call(origin, "dave", "POST", "/threads/dave-live/runs", json={"message": "Send email to secret@example.com"})).json()
+    assert (await call(origin, "dave", "GET", f"/runs/{run['id']}/wait", params={"seconds": 30})).json()["status"] == "paused"
+    root_sse = subs[("root", "sse")][0]
+    for _ in range(600):  # until the admin's stream has it all (a bound, not a timing assert)
+        if any(e["type"] == "run.paused" and _thread_of(e) == "dave-live" for e in root_sse) and any(
+                e["type"] == "approval.requested" and _thread_of(e) == "dave-live" for e in root_sse):
+            break
+        await asyncio.sleep(0.05)
+    # then each subscriber's own sentinel: a stream delivers in order, so once a subscriber has
+    # its sentinel's end it has been handed (or refused) every event of dave's thread
+    for who in WHO:
+        sentinel = (await call(edge, who, "POST", f"/threads/sentinel-{who}/runs", json={"message": "hello"})).json()
+        await call(edge, who, "GET", f"/runs/{sentinel['id']}/wait", params={"seconds": 30})
+    for _ in range(600):
+        if all(any(e["type"] == "run.succeeded" and _thread_of(e) == f"sentinel-{who}" for e in seen)
+               for (who, _kind), (seen, _) in subs.items()):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+    leaks, missing = [], []
+    for (who, kind), (seen, _) in subs.items():
+        threads = {_thread_of(e) for e in seen}
+        if not any(e["type"] == "run.succeeded" and _thread_of(e) == f"sentinel-{who}" for e in seen):
+            missing.append((who, kind, "own sentinel"))
+        may = {f"sentinel-{who}"} | ({f"sentinel-{w}" for w in WHO} if who in ("root", "auditor") else set())
+        if who in ("dave", "root", "auditor", "bob"):  # bob: the stage's role, once the item is pending
+            may.add("dave-live")
+            if not any(e["type"] == "approval.requested" and _thread_of(e) == "dave-live" for e in seen):
+                missing.append((who, kind, "dave's approval.requested"))
+        leaks += [(who, kind, t) for t in threads - may]
+        leaks += [(who, kind, "secret") for e in seen if "secret@example.com" in json.dumps(e) and who not in
+                  ("dave", "root", "auditor", "bob")]
+    print(f"\nevent streams: {len(subs)} subscribers, leaked: {len(leaks)}, missing: {len(missing)}")
+    assert leaks == []
+    assert missing == []

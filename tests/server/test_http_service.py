@@ -186,11 +186,14 @@ def test_metrics_and_audit_verify_detects_tampering(server):
     assert server.http.get("/openapi.json").json()["paths"]["/approvals/{request_id}/decision"]
     stop_server(server)
     hitl = Path(sys.executable).with_name("hitl")
-    ok = subprocess.run([str(hitl), "audit", "verify", "--db", f"sqlite:///{server.db}"], capture_output=True, text=True)
+    env = {**os.environ, "HITL_HOME": str(server.home)}  # the audit key lives there
+    ok = subprocess.run([str(hitl), "audit", "verify", "--db", f"sqlite:///{server.db}"], capture_output=True, text=True,
+                        env=env)
     assert ok.returncode == 0 and "intact" in ok.stdout
     with sqlite3.connect(server.db) as conn:
         conn.execute("UPDATE hitl_audit_log SET actor = 'mallory' WHERE action = 'approval.decided'")
-    bad = subprocess.run([str(hitl), "audit", "verify", "--db", f"sqlite:///{server.db}"], capture_output=True, text=True)
+    bad = subprocess.run([str(hitl), "audit", "verify", "--db", f"sqlite:///{server.db}"], capture_output=True, text=True,
+                         env=env)
     assert bad.returncode == 1 and "tampered" in bad.stdout and "edited" in bad.stdout
 
 

@@ -2,7 +2,7 @@
 
 Each test starts its own server (tests/server/support.py `launch`) with a graph from
 web_graph.py (scripted test-double models) and signs in through the login page, exactly as a
-person would: the `#token=` link, a session cookie, CSRF on every change.
+person would: a pasted token or a one-time `#code=` link, a session cookie, CSRF on every change.
 """
 
 from __future__ import annotations
@@ -65,12 +65,25 @@ class Page:
         page.on("console", lambda msg: self.console.append(msg.text) if msg.type == "error" else None)
 
 
+def paste_token(page, svc: Service, user: str = "rev") -> None:
+    """Sign in as a person does with a token: pasted into the form (links carry codes only)."""
+    page.goto(f"{svc.base}/login")
+    page.get_by_label("API token").fill(svc.tokens[user])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{svc.base}/")
+
+
+def login_link(svc: Service, user: str) -> str:
+    listed = json.loads(hitl("tokens", "list", "--db", svc.db, "--json", home=svc.home).stdout)
+    token_id = next(t["id"] for t in listed if t["user"] == user and t["active"])
+    return hitl("tokens", "link", token_id, "--base-url", svc.base, "--db", svc.db, home=svc.home).stdout.strip()
+
+
 def sign_in(browser, svc: Service, user: str = "rev", width: int = 1280, height: int = 900) -> Any:
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     tab = Page(page)
-    page.goto(f"{svc.base}/login#token={svc.tokens[user]}")
-    page.wait_for_url(f"{svc.base}/")
+    paste_token(page, svc, user)
     page.locator("#live", has_text="Live").wait_for()
     page.tab = tab  # type: ignore[attr-defined]
     page.evaluate("window.__loadedOnce = true")  # gone if the page ever reloads
@@ -120,10 +133,23 @@ def test_sign_in_by_link_and_form_and_sign_out(browser, svc):
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{svc.base}/login")
     assert page.context.request.get(f"{svc.base}/auth/me").status == 401
-    # the #token= link signs in and the token leaves the address bar
-    page = sign_in(browser, svc)
-    assert page.url == f"{svc.base}/" and "token" not in page.evaluate("location.href")
-    assert_clean(page)
+    # a one-time link signs in, leaves the address bar at once, and never works twice
+    link = login_link(svc, "rev")
+    assert "#code=" in link and "hitl_" not in link
+    page = browser.new_context().new_page()
+    page.goto(link)
+    page.wait_for_url(f"{svc.base}/")
+    page.locator("#me", has_text="rev").wait_for()
+    assert "code" not in page.evaluate("location.href")
+    again = browser.new_context().new_page()
+    again.goto(link)
+    again.get_by_role("alert").filter(has_text="used, expired or unknown").wait_for()
+    assert "code" not in again.evaluate("location.href")
+    # an old-style #token= link is not used, and leaves the address bar too
+    old = browser.new_context().new_page()
+    old.goto(f"{svc.base}/login#token={svc.tokens['rev']}")
+    old.get_by_role("alert").filter(has_text="no longer carry tokens").wait_for()
+    assert "token=" not in old.evaluate("location.href") and old.url.endswith("/login")
 
 
 # -- the inbox -------------------------------------------------------------------------------
@@ -361,8 +387,7 @@ def test_an_already_decided_request_says_so_when_no_live_update_came(browser, sv
     context = browser.new_context()
     context.route("**/events", lambda route: route.abort())  # no live stream: the list goes stale
     page = context.new_page()
-    page.goto(f"{svc.base}/login#token={svc.tokens['rev']}")
-    page.wait_for_url(f"{svc.base}/")
+    paste_token(page, svc)
     ask(svc, "late", "Send email to slow@example.com")
     assert wait_until(lambda: svc.client("rev").get("/approvals", params={"thread_id": "late"}).json()["total"] == 1)
     page.get_by_role("button", name="Apply filters").click()  # no live update: load by hand
@@ -526,8 +551,7 @@ def test_start_a_conversation_and_watch_the_reply_stream_in(browser, tmp_path):
 def test_the_reply_arrives_by_polling_when_no_events_do(browser, svc):
     context = browser.new_context()
     page = context.new_page()
-    page.goto(f"{svc.base}/login#token={svc.tokens['rev']}")
-    page.wait_for_url(f"{svc.base}/")
+    paste_token(page, svc)
     context.route("**/events", lambda route: route.abort())  # no live stream from now on
     page.reload()
     page.get_by_role("link", name="New conversation").click()

@@ -200,6 +200,9 @@ class AccessRules(_Strict):
     state_edit_roles: tuple[str, ...] = Field(
         default=("admin",), description="Roles that may rewrite a thread's state (update_state)."
     )
+    read_roles: tuple[str, ...] = Field(
+        default=(), description="Roles that may read every thread (auditors); the admin role always may."
+    )
 
 
 class ProvenanceRule(_Strict):

@@ -12,6 +12,13 @@ from langgraph_ollama_local.auth.authorization import (
     can_start_runs,
 )
 from langgraph_ollama_local.auth.identity import SYSTEM_PREFIX, Principal, check_user_name
+from langgraph_ollama_local.auth.threads import (
+    ThreadFacts,
+    can_read_thread,
+    can_write_thread,
+    event_thread_id,
+    reads_every_thread,
+)
 from langgraph_ollama_local.auth.tokens import TOKEN_PREFIX, hash_token, new_token, token_id_of
 
 __all__ = [
@@ -19,12 +26,17 @@ __all__ = [
     "TOKEN_PREFIX",
     "Denied",
     "Principal",
+    "ThreadFacts",
     "can_decide",
     "can_edit_state",
     "can_read_full_audit",
+    "can_read_thread",
     "can_start_runs",
+    "can_write_thread",
     "check_user_name",
+    "event_thread_id",
     "hash_token",
     "new_token",
+    "reads_every_thread",
     "token_id_of",
 ]

@@ -14,6 +14,8 @@ import jwt
 
 from langgraph_ollama_local.auth.identity import Principal, check_user_name
 
+MIN_SECRET_BYTES = 32  # RFC 7518 3.2: an HS256 key at least as long as the hash output
+
 
 class JwtConfigError(ValueError):
     """The JWT settings cannot verify anything (no key source, unreadable key)."""
@@ -41,6 +43,22 @@ class JwtVerifier:
         if len(sources) != 1:
             raise JwtConfigError(
                 "set exactly one of auth.jwt_jwks_url, auth.jwt_public_key_file, auth.jwt_secret"
+            )
+        if jwks_url and not (issuer and audience):
+            missing = " and ".join(
+                n for n, v in (("auth.jwt_issuer", issuer), ("auth.jwt_audience", audience)) if not v
+            )
+            raise JwtConfigError(
+                f"a JWKS URL needs {missing}: the identity provider signs tokens for every app it "
+                "serves, so without both any of its tokens would be accepted here; set "
+                "HITL_AUTH__JWT_ISSUER and HITL_AUTH__JWT_AUDIENCE to this service's values"
+            )
+        if secret and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise JwtConfigError(
+                f"auth.jwt_secret has {len(secret.encode())} bytes; HS256 needs at least "
+                f"{MIN_SECRET_BYTES} (a short secret can be guessed offline from one token): make one "
+                "with `python -c 'import secrets; print(secrets.token_urlsafe(48))'` and give it to the "
+                "identity provider too"
             )
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
         self._key: Any = None

@@ -12,6 +12,7 @@ from langgraph_ollama_local.cli.audit import audit_app
 from langgraph_ollama_local.cli.chat import chat
 from langgraph_ollama_local.cli.doctor import doctor
 from langgraph_ollama_local.cli.graph_picture import graph
+from langgraph_ollama_local.cli.policy import policy_app
 from langgraph_ollama_local.cli.runs import runs_app
 from langgraph_ollama_local.cli.serve import serve
 from langgraph_ollama_local.cli.tokens import tokens_app
@@ -31,6 +32,7 @@ app.command("worker")(worker)
 app.add_typer(audit_app, name="audit")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(runs_app, name="runs")
+app.add_typer(policy_app, name="policy")
 
 
 def main() -> None:

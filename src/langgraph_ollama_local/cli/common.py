@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from langgraph_ollama_local.approvals.errors import ApprovalError
+from langgraph_ollama_local.auth.jwt import JwtConfigError
 from langgraph_ollama_local.config import LocalAgentConfig
 from langgraph_ollama_local.llm.errors import ProviderError
 from langgraph_ollama_local.store.checkpointer import StorageConfigError, StorageUnavailableError
@@ -26,6 +27,7 @@ ProviderOption = Literal["auto", "ollama", "embedded", "openai"]
 EXIT_USER_ERROR = 2
 
 USER_ERRORS: tuple[type[Exception], ...] = (
+    JwtConfigError,
     ProviderError,
     ApprovalError,
     StorageConfigError,

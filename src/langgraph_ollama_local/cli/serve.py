@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -49,23 +50,36 @@ def serve(
             markup=False,
             highlight=False,
         )
-        existing, first_token = asyncio.run(_bootstrap_auth(config, host))
-        if not existing and not first_token and not config.auth.jwt_enabled:
+        from langgraph_ollama_local.store.files import private_dir
+
+        private_dir(config.home)  # tokens, keys, outbox and the default database live here
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        boot = asyncio.run(_bootstrap_auth(config, host, f"http://{shown}:{port}"))
+        if not boot.active and not boot.token_file and not config.auth.jwt_enabled:
+            if not is_loopback(host):
+                make_console(stderr=True).print(
+                    f"error: refusing to listen on {host}: no API token is active and no JWT issuer is "
+                    "configured, so nobody could be told apart. Create one first (`hitl tokens create "
+                    "admin --role admin --role approver`) or bind to 127.0.0.1.",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(2)
             make_console(stderr=True).print(
-                f"error: refusing to listen on {host}: no API token exists and no JWT issuer is "
-                "configured, so nobody could be told apart. Create one first (`hitl tokens create "
-                "admin --role admin --role approver`) or bind to 127.0.0.1.",
+                "warning: every API token is revoked or expired, and none is made again after the first "
+                "start: create one with `hitl tokens create NAME --role ROLE`.",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
-            raise typer.Exit(2)
-        if first_token:
-            shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        if boot.token_file:
             console.print(
                 "No API token existed, so one was made for user 'admin' (roles admin, approver).\n"
-                f"Open the web inbox: http://{shown}:{port}/login#token={first_token}\n"
-                f"API clients send: Authorization: Bearer {first_token}\n"
-                "It is shown once; more with `hitl tokens create NAME --role ROLE`.",
+                f"It is in {boot.token_file} (readable by you only); this is never done again.\n"
+                f"Open the web inbox (one-time link, valid {config.auth.login_code_seconds // 60} min): "
+                f"{boot.login_link}\n"
+                "More tokens: `hitl tokens create NAME --role ROLE`; a new link: `hitl tokens link ID`.",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,
@@ -91,25 +105,47 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-async def _bootstrap_auth(config: LocalAgentConfig, host: str) -> tuple[int, str | None]:
-    """(active tokens, a new first admin token or None). Only on loopback, only when none exist."""
+@dataclass(frozen=True)
+class Bootstrap:
+    active: int  # active tokens before this start
+    token_file: Path | None = None  # the first admin token, when this start made it
+    login_link: str | None = None
+
+
+async def _bootstrap_auth(config: LocalAgentConfig, host: str, base_url: str) -> Bootstrap:
+    """On the very first loopback start (no token was ever issued, no JWT issuer), make one
+    admin token, write it to a 0600 file under HITL_HOME and make a one-time login link.
+    Revoking every token later never mints a new one: `hitl tokens create` does that."""
+    from langgraph_ollama_local.cli.tokens import login_link
     from langgraph_ollama_local.store.approval_store import ApprovalStore
+    from langgraph_ollama_local.store.audit import audit_key_of
+    from langgraph_ollama_local.store.files import private_dir, write_private
     from langgraph_ollama_local.store.tokens import TokenStore
 
-    store = await ApprovalStore.open(config.resolved_storage_url)
+    store = await ApprovalStore.open(config.resolved_storage_url, audit_key=audit_key_of(config))
     try:
         tokens = TokenStore(store.engine)
         now = datetime.now(UTC)
-        existing = await tokens.count_active(now)
-        if existing or config.auth.jwt_enabled or not is_loopback(host):
-            return existing, None
-        _, token = await tokens.create(
+        active = await tokens.count_active(now)
+        if active or await tokens.count_all() or config.auth.jwt_enabled or not is_loopback(host):
+            return Bootstrap(active)
+        record, token = await tokens.create(
             "admin",
             ["admin", "approver"],
             created_by="cli:hitl-serve",
             now=now,
             note="first admin (loopback)",
         )
-        return existing, token
+        path = config.home / "admin-token"
+        private_dir(config.home)
+        write_private(path, token + "\n")
+        link = await login_link(
+            store.engine,
+            record.id,
+            base_url=base_url,
+            minutes=config.auth.login_code_seconds / 60,
+            created_by="cli:hitl-serve",
+        )
+        return Bootstrap(active, token_file=path, login_link=link)
     finally:
         await store.close()

@@ -18,9 +18,11 @@ import typer
 from langgraph_ollama_local.cli.common import load_config, make_console, user_errors
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from langgraph_ollama_local.store.tokens import TokenRecord, TokenStore
 
-tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Create, list, revoke API tokens; make login links.", no_args_is_help=True)
 T = TypeVar("T")
 
 
@@ -30,10 +32,12 @@ def _cli_actor() -> str:
 
 def _with_store(db: str | None, work: Callable[[TokenStore], Awaitable[T]]) -> T:
     from langgraph_ollama_local.store.approval_store import ApprovalStore
+    from langgraph_ollama_local.store.audit import audit_key_of
     from langgraph_ollama_local.store.tokens import TokenStore
 
     async def run() -> T:
-        store = await ApprovalStore.open(load_config(db=db).resolved_storage_url)
+        config = load_config(db=db)
+        store = await ApprovalStore.open(config.resolved_storage_url, audit_key=audit_key_of(config))
         try:
             return await work(TokenStore(store.engine))
         finally:
@@ -77,8 +81,8 @@ def create(
     )
     console.print(token, markup=False, highlight=False, soft_wrap=True)
     console.print(
-        "Shown once: store it now. Use it as 'Authorization: Bearer <token>', or open "
-        "http://127.0.0.1:8000/login#token=<token> to log in to the web inbox.",
+        "Shown once: store it now. Use it as 'Authorization: Bearer <token>', paste it into the "
+        f"web inbox's sign-in form, or make a one-time login link: `hitl tokens link {record.id}`.",
         markup=False,
         highlight=False,
     )
@@ -133,3 +137,45 @@ def revoke(
             make_console(stderr=True).print(f"error: {exc.args[0]}", markup=False, highlight=False)
             raise typer.Exit(1) from exc
     make_console().print(f"token {record.id} of {record.user} revoked", highlight=False)
+
+
+def login_link(
+    engine: AsyncEngine, token_id: str, *, base_url: str, minutes: float, created_by: str
+) -> Awaitable[str]:
+    """A `/login#code=…` link for this token: valid `minutes`, used once, never the token itself."""
+    from langgraph_ollama_local.store.sessions import SessionStore
+
+    async def make() -> str:
+        code = await SessionStore(engine).new_login_code(
+            token_id, created_by=created_by, now=datetime.now(UTC), ttl=timedelta(minutes=minutes)
+        )
+        return f"{base_url.rstrip('/')}/login#code={code}"
+
+    return make()
+
+
+@tokens_app.command("link")
+def link(
+    token_id: Annotated[str, typer.Argument(help="The token's id (see `hitl tokens list`).")],
+    minutes: Annotated[float, typer.Option(min=0.5, max=1440, help="How long the link stays valid.")] = 15,
+    base_url: Annotated[str, typer.Option(help="Where the inbox is served.")] = "http://127.0.0.1:8000",
+    db: Annotated[str | None, typer.Option(help="Storage URL.")] = None,
+) -> None:
+    """Print a one-time login link for the web inbox: it signs in once, within MINUTES, as the
+    token's user, and carries a login code, never the token (browser history keeps links)."""
+
+    async def work(tokens: TokenStore) -> str:
+        record = await tokens.get(token_id)
+        if not record.active(datetime.now(UTC)):
+            raise LookupError(f"token {token_id} is revoked or expired: create a new one")
+        return await login_link(
+            tokens.engine, token_id, base_url=base_url, minutes=minutes, created_by=_cli_actor()
+        )
+
+    with user_errors():
+        try:
+            url = _with_store(db, work)
+        except LookupError as exc:
+            make_console(stderr=True).print(f"error: {exc.args[0]}", markup=False, highlight=False)
+            raise typer.Exit(1) from exc
+    print(url)

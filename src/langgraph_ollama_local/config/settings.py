@@ -132,9 +132,26 @@ class AuthSettings(BaseModel):
     session_secret: SecretStr | None = Field(
         default=None, description="Signs session cookies; default: a random key kept in `home`."
     )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Keys the audit chain (HMAC-SHA256); default: a random key kept (0600) in `home`. "
+        "Every process sharing a database needs the same key.",
+    )
     session_max_age_seconds: int = Field(default=12 * 3600, ge=60)
+    session_idle_seconds: int = Field(
+        default=30 * 60, ge=60, description="A web session with no request for this long ends."
+    )
+    login_code_seconds: int = Field(
+        default=15 * 60, ge=30, le=24 * 3600, description="How long a one-time login link stays valid."
+    )
     secure_cookies: bool = Field(default=False, description="Set when served over HTTPS.")
     decision_rate: str = Field(default="60/minute", description="Decisions per identity (limits syntax).")
+    session_rate: str = Field(default="10/minute", description="Sign-ins per client address (limits syntax).")
+    run_rate: str = Field(default="30/minute", description="Runs started per identity (limits syntax).")
+    max_active_runs: int = Field(default=4, ge=1, description="Queued or running runs per identity at once.")
+    denial_window_seconds: float = Field(
+        default=60.0, gt=0, description="Repeated denials of one client are audited once per window."
+    )
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
 
     @property

@@ -17,6 +17,7 @@ from langgraph_ollama_local.runtime.notify import NotificationDispatcher
 from langgraph_ollama_local.runtime.service import ServiceRuntime, Settings
 from langgraph_ollama_local.store import open_async_checkpointer
 from langgraph_ollama_local.store.approval_store import ApprovalStore
+from langgraph_ollama_local.store.audit import audit_key_of
 
 GraphFactory = Callable[[Any], Pregel[Any, Any, Any, Any]]
 
@@ -28,7 +29,7 @@ async def hosted_runtime(
     """The started runtime for `factory`'s graph over `url`; everything stops on exit."""
     url = url or config.resolved_storage_url
     async with open_async_checkpointer(url) as saver:
-        store = await ApprovalStore.open(url)
+        store = await ApprovalStore.open(url, audit_key=audit_key_of(config))
         dispatcher = NotificationDispatcher(store, config)
         runtime = ServiceRuntime(
             factory(saver), store, notifier=dispatcher, settings=settings, broadcast_url=url

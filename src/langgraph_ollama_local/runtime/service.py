@@ -47,7 +47,7 @@ from langgraph_ollama_local.approvals.errors import DecisionError
 from langgraph_ollama_local.approvals.lifecycle import DECIDED_BY_TYPE, ApprovalRequest, RequestKind
 from langgraph_ollama_local.approvals.policy import AccessRules
 from langgraph_ollama_local.approvals.requests import InterruptView, read_interrupt
-from langgraph_ollama_local.auth import Denied, Principal, can_decide
+from langgraph_ollama_local.auth import Denied, Principal, ThreadFacts, can_decide, can_write_thread
 from langgraph_ollama_local.runtime.events import EventBus
 from langgraph_ollama_local.runtime.local import timeout_decision
 from langgraph_ollama_local.runtime.metrics import Metrics
@@ -76,12 +76,32 @@ class InvalidDecisionError(ValueError):
     """The decision does not fit the request; nothing was stored."""
 
 
-class DecisionForbiddenError(PermissionError):
-    """The authenticated person may not make this decision (role, own request, same person)."""
+class ForbiddenError(PermissionError):
+    """The authenticated person may not do this; `denied` says which rule and why."""
 
     def __init__(self, denied: Denied, principal: Principal) -> None:
         super().__init__(denied.reason)
         self.denied, self.principal = denied, principal
+
+
+class DecisionForbiddenError(ForbiddenError):
+    """The authenticated person may not make this decision (role, own request, same person)."""
+
+
+class ThreadForbiddenError(ForbiddenError):
+    """The authenticated person may not post into this thread (it is someone else's)."""
+
+
+class ThreadBusyError(RuntimeError):
+    """A message for a thread that waits for a decision: it would orphan that request (HTTP 409)."""
+
+    def __init__(self, pending: ApprovalRequest) -> None:
+        what = f"{pending.tool} ({pending.stage or pending.kind})" if pending.tool else pending.kind
+        super().__init__(
+            f"thread {pending.thread_id!r} waits for a decision on {what}, approval {pending.id}: "
+            "decide it (reject or cancel to drop it) before sending a new message"
+        )
+        self.pending = pending
 
 
 class ThreadNotPausedError(RuntimeError):
@@ -293,9 +313,30 @@ class ServiceRuntime:
 
     # -- runs ----------------------------------------------------------------------------
 
-    async def submit_message(self, thread_id: str, message: str, *, actor: str) -> Run:
-        await self.store.ensure_thread(thread_id, actor=actor)
+    async def submit_message(
+        self, thread_id: str, message: str, *, actor: str | None = None, principal: Principal | None = None
+    ) -> Run:
+        """Queue a run for a new message. People post as a `principal`: a new thread becomes
+        theirs, and only its owner (or the admin role) may post into an existing one — checked
+        here, after the thread row exists, so no adapter can forget it and no race can move it."""
+        if principal is not None:
+            actor = principal.user
+        if actor is None:
+            raise ValueError("submit_message() needs the authenticated principal (or an actor)")
+        owner = await self.store.ensure_thread(thread_id, actor=actor)
+        if principal is not None:
+            facts = ThreadFacts(thread_id, exists=True, owner=owner)
+            denied = can_write_thread(principal, facts, self.settings.access)
+            if denied is not None:
+                raise ThreadForbiddenError(denied, principal)
+        pending = await self._pending_in(thread_id)
+        if pending is not None:
+            raise ThreadBusyError(pending)
         return await self._enqueue(thread_id, {"kind": "message", "message": message}, actor)
+
+    async def _pending_in(self, thread_id: str) -> ApprovalRequest | None:
+        page, _ = await self.store.inbox(InboxQuery(thread_id=thread_id, limit=1, count_limit=0))
+        return page[0] if page else None
 
     async def _enqueue(
         self, thread_id: str, run_input: dict[str, Any], actor: str, *, resume_key: str | None = None
@@ -400,6 +441,12 @@ class ServiceRuntime:
         try:
             latest = await self.graph.checkpointer.aget_tuple(self.config(run.thread_id))  # type: ignore[union-attr]
             order_after(latest.config["configurable"].get("checkpoint_id") if latest else None)
+            if (run.input or {}).get("kind") == "message":
+                # queued before the thread paused (a race with the pause): running it now would
+                # drop the pending interrupt and leave its request orphaned
+                pending = await self._pending_in(run.thread_id)
+                if pending is not None:
+                    return "cancelled", str(ThreadBusyError(pending))
             graph_input = await self._graph_input(run)
             if graph_input is not _SKIP:
                 await self._run_graph(run, graph_input, fence)
@@ -490,14 +537,20 @@ class ServiceRuntime:
         fence: LeaseFence | None = None,
     ) -> None:
         now = await self.now()
+        requester = _requester_of(run)
         items: list[NewRequest] = []
         for interrupt in interrupts:
-            items.extend(_items_for(interrupt, now, _requester_of(run)))
+            items.extend(_items_for(interrupt, now, requester))
         if not interrupts and next_nodes:
+            # A breakpoint pauses someone's action too: it records whose, so separation of
+            # duties (`self_approval: false`) applies to `continue` as to any approval.
             marker = f"breakpoint:{run.id}"
             items.append(
                 NewRequest(
-                    kind="breakpoint", interrupt_id=marker, description=f"Paused before {list(next_nodes)}"
+                    kind="breakpoint",
+                    interrupt_id=marker,
+                    description=f"Paused before {list(next_nodes)}",
+                    requested_by=requester,
                 )
             )
         created = await self.store.record_requests(run.thread_id, run.id, items, fence=fence)

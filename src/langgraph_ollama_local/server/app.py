@@ -9,17 +9,22 @@ principal's user, never a name taken from a request body.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, replace
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, HTTPException, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from langchain_core.messages import AIMessage, messages_to_dict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette.sse import EventSourceResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import HTTPConnection
 
@@ -34,12 +39,16 @@ from langgraph_ollama_local.config import LocalAgentConfig
 from langgraph_ollama_local.runtime.host import hosted_runtime
 from langgraph_ollama_local.runtime.service import (
     DecisionForbiddenError,
+    ForbiddenError,
     InvalidDecisionError,
     ServiceRuntime,
     Settings,
+    ThreadBusyError,
     public_request,
 )
+from langgraph_ollama_local.server.access import ThreadGuard
 from langgraph_ollama_local.server.auth_routes import auth_router
+from langgraph_ollama_local.server.denials import DenialAggregator
 from langgraph_ollama_local.server.deps import User
 from langgraph_ollama_local.server.graphs import GraphFactory, builtin_agent
 from langgraph_ollama_local.server.outage import (
@@ -47,6 +56,7 @@ from langgraph_ollama_local.server.outage import (
     mark_decision_stored,
 )
 from langgraph_ollama_local.server.schemas import (
+    MAX_THREAD_ID,
     PROBLEM_RESPONSES,
     ApproveRequest,
     ChatRequest,
@@ -54,6 +64,7 @@ from langgraph_ollama_local.server.schemas import (
     DecisionBody,
     RunCreate,
     StateUpdate,
+    ThreadIdText,
 )
 from langgraph_ollama_local.server.security import (
     ANONYMOUS,
@@ -67,12 +78,16 @@ from langgraph_ollama_local.store.approval_store import (
     InboxQuery,
     NotFoundError,
 )
+from langgraph_ollama_local.store.audit import Anchor, anchors_file
+from langgraph_ollama_local.store.sessions import SessionStore
 from langgraph_ollama_local.store.tokens import TokenStore
 from langgraph_ollama_local.web import mount_web
 
 WAIT_SECONDS = 300.0
 TOTAL_CAP = 1000  # `GET /approvals?count=capped` counts this many at most
 MONITOR_ROLE = "monitor"
+# Thread ids in paths follow the rule of bodies (`schemas.check_thread_id`).
+ThreadId = Annotated[ThreadIdText, Path(min_length=1, max_length=MAX_THREAD_ID)]
 
 
 def access_rules_for(config: LocalAgentConfig) -> AccessRules:
@@ -102,13 +117,27 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with hosted_runtime(config, factory, runtime_settings, url=url) as runtime:
             security.tokens = TokenStore(runtime.store.engine)
+            security.sessions = SessionStore(runtime.store.engine)
             app.state.runtime = runtime
-            yield
+            denials = DenialAggregator(
+                lambda entry: runtime.store.audit(**entry), config.auth.denial_window_seconds
+            )
+            app.state.denials = denials
+            flusher = asyncio.create_task(denials.run(), name="hitl-denials")
+            try:
+                yield
+            finally:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
 
     app = FastAPI(
         title="langgraph-ollama-local",
         version="0.1.0",
         lifespan=lifespan,
+        # No Swagger/ReDoc pages: they load scripts from a CDN. The schema is at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
         max_body_size=config.auth.max_body_bytes,  # 413 before a hostile body is read whole
         responses=PROBLEM_RESPONSES,
     )
@@ -127,6 +156,9 @@ def create_app(
         runtime: ServiceRuntime = request.app.state.runtime
         return runtime
 
+    def guard(request: HTTPConnection) -> ThreadGuard:
+        return ThreadGuard(rt(request).store, rules)
+
     def allow(denied: Any, principal: Principal) -> None:
         if denied is not None:
             raise AuthError.forbidden(denied, principal)
@@ -137,24 +169,62 @@ def create_app(
         return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
 
     async def record_denial(conn: HTTPConnection, exc: AuthError) -> None:
+        """Audited, aggregated per client, actor and rule per window (a flood is two rows)."""
         method = conn.scope.get("method", "WS")
-        await rt(conn).store.audit(
-            actor=exc.principal.user if exc.principal else ANONYMOUS,
-            action="auth.denied",
-            subject_type="route",
-            subject_id=f"{method} {conn.url.path}"[:200],
-            data={
+        client = conn.client.host if conn.client else None
+        actor = exc.principal.user if exc.principal else ANONYMOUS
+        entry: dict[str, Any] = {
+            "actor": actor,
+            "action": "auth.denied",
+            "subject_type": "route",
+            "subject_id": f"{method} {conn.url.path}"[:200],
+            "data": {
                 "status": exc.status,
                 "rule": exc.rule,
                 "reason": exc.detail[:500],
                 "credential": exc.credential,
-                "client": conn.client.host if conn.client else None,
+                "client": client,
             },
-        )
+        }
+        denials: DenialAggregator | None = getattr(conn.app.state, "denials", None)
+        if denials is None:  # before start-up finished
+            await rt(conn).store.audit(**entry)
+            return
+        await denials.deny((client or "", actor, f"{exc.status}:{exc.rule}"), entry)
 
-    @app.exception_handler(DecisionForbiddenError)
-    async def decision_forbidden(request: Request, exc: DecisionForbiddenError) -> JSONResponse:
+    @app.exception_handler(ForbiddenError)
+    async def forbidden(request: Request, exc: ForbiddenError) -> JSONResponse:
         return await auth_error(request, AuthError.forbidden(exc.denied, exc.principal))
+
+    @app.exception_handler(RequestValidationError)
+    async def unprocessable(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """Name the field and the rule, never repeat the input: a 422 must not echo a token
+        (or text that cannot even be encoded back)."""
+        detail = [
+            {
+                "type": error.get("type"),
+                "loc": [_printable(part) for part in error.get("loc", ())],
+                "msg": _printable(error.get("msg", "")),
+            }
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        """A 405 lists every method of the path (Starlette names only the first route's)."""
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        allowed: set[str] = set()
+        for route in request.app.routes:
+            if isinstance(route, APIRoute) and route.path_regex.match(request.url.path):
+                allowed |= route.methods or set()
+        headers = {"Allow": ", ".join(sorted(allowed))} if allowed else dict(exc.headers or {})
+        return JSONResponse({"detail": exc.detail}, status_code=405, headers=headers)
+
+    @app.exception_handler(ThreadBusyError)
+    async def busy(_: Request, exc: ThreadBusyError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "approval": public_request(exc.pending)}, status_code=409)
 
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
@@ -193,11 +263,27 @@ def create_app(
             response=await runtime.last_reply(thread_id), pending_approval=bool(page), pending_action=action
         )
 
+    async def start_run(conn: HTTPConnection, user: Principal, thread_id: str, message: str) -> Any:
+        """Every way to start a run: start role, thread ownership (the runtime), rate and cap."""
+        allow(can_start_runs(user, rules), user)
+        security.check_run_rate(user)
+        runtime = rt(conn)
+        active = await runtime.store.active_runs_by(user.user)
+        if active >= config.auth.max_active_runs:
+            raise AuthError(
+                429,
+                f"{user.user} has {active} runs queued or running, the most at once "
+                f"(HITL_AUTH__MAX_ACTIVE_RUNS={config.auth.max_active_runs}): wait for one to finish",
+                rule="max_active_runs",
+                principal=user,
+                headers={"Retry-After": "5"},
+            )
+        return await runtime.submit_message(thread_id, message, principal=user)
+
     @app.post("/chat")
     async def chat(body: ChatRequest, request: Request, user: User) -> ChatResponse:
-        allow(can_start_runs(user, rules), user)
         runtime = rt(request)
-        run = await runtime.submit_message(body.thread_id, body.message, actor=user.user)
+        run = await start_run(request, user, body.thread_id, body.message)
         await runtime.wait_run(run.id, WAIT_SECONDS)
         return await thread_summary(runtime, body.thread_id)
 
@@ -205,7 +291,8 @@ def create_app(
     async def approve(body: ApproveRequest, request: Request, user: User) -> ChatResponse:
         security.check_decision_rate(user)
         runtime = rt(request)
-        if not await runtime.store.thread_exists(body.thread_id):
+        facts = await guard(request).read(user, body.thread_id)
+        if not facts.exists:
             raise HTTPException(404, f"thread {body.thread_id!r} does not exist")
         page, _ = await runtime.store.inbox(InboxQuery(thread_id=body.thread_id, limit=1, count_limit=0))
         if not page:
@@ -227,8 +314,10 @@ def create_app(
                 await runtime.wait_run(run.id, WAIT_SECONDS)
                 break
 
-    async def websocket_principal(websocket: WebSocket) -> Principal | None:
-        """Authenticate a WebSocket handshake; a cookie session must come from our own origin."""
+    async def websocket_principal(websocket: WebSocket, thread_id: str | None = None) -> Principal | None:
+        """Authenticate a WebSocket handshake; a cookie session must come from our own origin.
+
+        With a `thread_id`, the thread must be new or readable by this person."""
         try:
             principal = await security.authenticate(websocket)
             origin = websocket.headers.get("origin")
@@ -238,6 +327,10 @@ def create_app(
                 and origin.split("://", 1)[-1] != websocket.headers.get("host")
             ):
                 raise AuthError(403, f"cross-origin WebSocket from {origin} refused", "origin", principal)
+            if thread_id is not None:
+                facts = await guard(websocket).store.thread_facts(thread_id)
+                if facts.exists:
+                    await guard(websocket).read(principal, thread_id)
         except AuthError as exc:
             await record_denial(websocket, exc)
             if "websocket.http.response" in websocket.scope.get("extensions", {}):
@@ -249,9 +342,9 @@ def create_app(
         return principal
 
     @app.websocket("/ws/{thread_id}")
-    async def websocket_chat(websocket: WebSocket, thread_id: str) -> None:
+    async def websocket_chat(websocket: WebSocket, thread_id: ThreadId) -> None:
         runtime: ServiceRuntime = websocket.app.state.runtime
-        user = await websocket_principal(websocket)
+        user = await websocket_principal(websocket, thread_id)
         if user is None:
             return
         await websocket.accept()
@@ -260,12 +353,19 @@ def create_app(
                 data = await websocket.receive_json()
                 kind = data.get("type") if isinstance(data, dict) else None
                 if kind == "message" and isinstance(data.get("content"), str):
-                    denied = can_start_runs(user, rules)
-                    if denied is not None:
-                        await record_denial(websocket, AuthError.forbidden(denied, user))
-                        await websocket.send_json({"type": "error", "content": denied.reason})
+                    try:
+                        run = await start_run(websocket, user, thread_id, data["content"])
+                    except AuthError as exc:
+                        await record_denial(websocket, exc)
+                        await websocket.send_json({"type": "error", "content": exc.detail})
                         continue
-                    run = await runtime.submit_message(thread_id, data["content"], actor=user.user)
+                    except ForbiddenError as exc:
+                        await record_denial(websocket, AuthError.forbidden(exc.denied, user))
+                        await websocket.send_json({"type": "error", "content": exc.denied.reason})
+                        continue
+                    except ThreadBusyError as exc:
+                        await websocket.send_json({"type": "error", "content": str(exc)})
+                        continue
                     await runtime.wait_run(run.id, WAIT_SECONDS)
                     summary = await thread_summary(runtime, thread_id)
                     await websocket.send_json(
@@ -277,6 +377,12 @@ def create_app(
                         }
                     )
                 elif kind == "approve" and isinstance(data.get("approved"), bool):
+                    try:
+                        await guard(websocket).read(user, thread_id)
+                    except AuthError as exc:
+                        await record_denial(websocket, exc)
+                        await websocket.send_json({"type": "error", "content": exc.detail})
+                        continue
                     page, _ = await runtime.store.inbox(InboxQuery(thread_id=thread_id))
                     if not page:
                         await websocket.send_json({"type": "error", "content": "no pending action"})
@@ -327,17 +433,18 @@ def create_app(
     @app.get("/threads")
     async def list_threads(
         request: Request,
-        _user: User,
+        user: User,
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0, le=10**9),
     ) -> Any:
-        rows = await rt(request).store.list_threads(limit, offset)
+        """The threads this person may read (owner, approver, admin, access.read_roles)."""
+        rows = await rt(request).store.list_threads(limit, offset, reader=guard(request).reader(user))
         return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
 
     @app.get("/threads/{thread_id}/state")
-    async def thread_state(thread_id: str, request: Request, _user: User) -> Any:
+    async def thread_state(thread_id: ThreadId, request: Request, user: User) -> Any:
         runtime = rt(request)
-        if not await runtime.store.thread_exists(thread_id):
+        if not (await guard(request).read(user, thread_id)).exists:
             raise HTTPException(404, f"thread {thread_id!r} does not exist")
         state = await runtime.graph.aget_state(runtime.config(thread_id))
         values = dict(state.values or {})
@@ -350,48 +457,72 @@ def create_app(
         }
 
     @app.post("/threads/{thread_id}/state")
-    async def update_thread_state(thread_id: str, body: StateUpdate, request: Request, user: User) -> Any:
+    async def update_thread_state(
+        thread_id: ThreadId, body: StateUpdate, request: Request, user: User
+    ) -> Any:
         allow(can_edit_state(user, rules), user)
         runtime = rt(request)
-        if not await runtime.store.thread_exists(thread_id):
+        if not (await guard(request).read(user, thread_id)).exists:
             raise HTTPException(404, f"thread {thread_id!r} does not exist")
         values = dict(body.values)
+        config_of = runtime.config(thread_id)
+        before = _jsonable_state((await runtime.graph.aget_state(config_of)).values)
         if isinstance(values.get("messages"), list):
             from langchain_core.messages import messages_from_dict
 
             try:
                 values["messages"] = messages_from_dict(values["messages"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise HTTPException(422, f"messages must be LangChain message dicts: {exc}") from exc
+            except Exception as exc:  # any malformed message is the caller's error, never a 500
+                raise HTTPException(
+                    422,
+                    "messages must be LangChain message dicts ({'type': 'human' | 'ai' | 'tool' | "
+                    f"'system', 'data': {{'content': ...}}}}): {type(exc).__name__}",
+                ) from exc
+            for message in values["messages"]:
+                # Marked for good: no view may present what an editor wrote as a tool's result.
+                message.additional_kwargs = {**message.additional_kwargs, "hitl_edited_by": user.user}
+        if body.as_node is not None and body.as_node not in runtime.graph.nodes:
+            raise HTTPException(
+                404,
+                f"this graph has no node {_printable(body.as_node)[:100]!r}: "
+                f"use one of {sorted(runtime.graph.nodes)}",
+            )
         try:
-            await runtime.graph.aupdate_state(runtime.config(thread_id), values, as_node=body.as_node)
+            await runtime.graph.aupdate_state(config_of, values, as_node=body.as_node)
         except Exception as exc:
-            raise HTTPException(422, f"state update refused: {exc}") from exc
+            raise HTTPException(422, f"state update refused: {_printable(str(exc))[:500]}") from exc
+        after = _jsonable_state((await runtime.graph.aget_state(config_of)).values)
         await runtime.store.audit(
             actor=user.user,
             action="thread.state_updated",
             subject_type="thread",
             subject_id=thread_id,
             thread_id=thread_id,
-            data={"keys": sorted(values)},
+            data={"keys": sorted(values), "as_node": body.as_node, "changes": state_diff(before, after)},
         )
         return {"ok": True}
 
     @app.post("/threads/{thread_id}/runs", status_code=202)
-    async def create_run(thread_id: str, body: RunCreate, request: Request, user: User) -> Any:
-        allow(can_start_runs(user, rules), user)
-        run = await rt(request).submit_message(thread_id, body.message, actor=user.user)
+    async def create_run(thread_id: ThreadId, body: RunCreate, request: Request, user: User) -> Any:
+        run = await start_run(request, user, thread_id, body.message)
         return run_json(run)
 
     @app.get("/runs/{run_id}")
-    async def get_run(run_id: str, request: Request, _user: User) -> Any:
-        return run_json(await rt(request).store.get_run(run_id))
+    async def get_run(run_id: str, request: Request, user: User) -> Any:
+        return run_json(await readable_run(request, user, run_id))
 
     @app.get("/runs/{run_id}/wait")
     async def wait_run(
-        run_id: str, request: Request, _user: User, seconds: float = Query(60, gt=0, le=600)
+        run_id: str, request: Request, user: User, seconds: float = Query(60, gt=0, le=600)
     ) -> Any:
+        await readable_run(request, user, run_id)
         return run_json(await rt(request).wait_run(run_id, seconds))
+
+    async def readable_run(request: Request, user: Principal, run_id: str) -> Any:
+        """The run, if its thread is readable by `user` (403 otherwise, 404 when no such run)."""
+        run = await rt(request).store.get_run(run_id)
+        await guard(request).read(user, run.thread_id)
+        return run
 
     def run_json(run: Any) -> dict[str, Any]:
         data = asdict(run)
@@ -405,10 +536,10 @@ def create_app(
     @app.get("/approvals")
     async def list_approvals(
         request: Request,
-        _user: User,
+        user: User,
         status: str | None = Query("pending"),
         tool: str | None = None,
-        thread_id: str | None = None,
+        thread_id: ThreadIdText | None = None,
         role: str | None = None,
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0, le=10**9),
@@ -418,7 +549,10 @@ def create_app(
             "`total_is_exact` says whether `total` is the full count",
         ),
     ) -> Any:
+        if thread_id:
+            await guard(request).read(user, thread_id)
         query = InboxQuery(
+            reader=guard(request).reader(user),
             status=None if status == "all" else status,
             tool=tool,
             thread_id=thread_id,
@@ -438,14 +572,16 @@ def create_app(
         }
 
     @app.get("/approvals/{request_id}")
-    async def get_approval(request_id: str, request: Request, _user: User) -> Any:
+    async def get_approval(request_id: str, request: Request, user: User) -> Any:
         item = await rt(request).store.get(request_id)
+        await guard(request).read(user, item.thread_id)
         return {**public_request(item), "payload": item.payload, "response_schema": item.response_schema}
 
     @app.post("/approvals/{request_id}/decision")
     async def decide(request_id: str, body: DecisionBody, request: Request, user: User) -> Any:
         security.check_decision_rate(user)
         runtime = rt(request)
+        await guard(request).read(user, (await runtime.store.get(request_id)).thread_id)
         answer: Any
         if body.type == "answer":
             answer = body.value
@@ -465,29 +601,35 @@ def create_app(
     # -- live events and audit -----------------------------------------------------------
 
     @app.get("/events")
-    async def events(request: Request, _user: User) -> EventSourceResponse:
+    async def events(request: Request, user: User) -> EventSourceResponse:
+        """Live events of the threads this person may read (the same rule as `GET /threads`)."""
         runtime = rt(request)
+        visible = guard(request).events(user)
 
         async def stream() -> AsyncIterator[dict[str, str]]:
             async with runtime.events.subscribe() as queue:
                 yield {"event": "ready", "data": "{}"}
                 while True:
                     event = await queue.get()
-                    yield {"event": event["type"], "data": json.dumps(event, default=str)}
+                    if await visible.allows(event):
+                        yield {"event": event["type"], "data": json.dumps(event, default=str)}
 
         return EventSourceResponse(stream(), ping=15)
 
     @app.websocket("/events/ws")
     async def events_ws(websocket: WebSocket) -> None:
         runtime: ServiceRuntime = websocket.app.state.runtime
-        if await websocket_principal(websocket) is None:
+        user = await websocket_principal(websocket)
+        if user is None:
             return
-        await websocket.accept()
-        async with runtime.events.subscribe() as queue:
+        visible = guard(websocket).events(user)
+        async with runtime.events.subscribe() as queue:  # before accepting: no event is missed
+            await websocket.accept()
             try:
                 while True:
                     event = await queue.get()
-                    await websocket.send_text(json.dumps(event, default=str))
+                    if await visible.allows(event):
+                        await websocket.send_text(json.dumps(event, default=str))
             except (WebSocketDisconnect, asyncio.CancelledError):
                 return
 
@@ -495,23 +637,67 @@ def create_app(
     async def audit(
         request: Request,
         user: User,
-        thread_id: str | None = None,
+        thread_id: ThreadIdText | None = None,
         after_seq: int = Query(0, ge=0, le=2**62),
         limit: int = Query(100, ge=1, le=1000),
     ) -> Any:
         if not thread_id:
             allow(can_read_full_audit(user, rules), user)
+        else:
+            await guard(request).read(user, thread_id)
         entries = await rt(request).store.audit_entries(thread_id=thread_id, after_seq=after_seq, limit=limit)
         return [{**asdict(e), "at": e.at.isoformat()} for e in entries]
 
     @app.get("/audit/verify")
     async def audit_verify(request: Request, user: User) -> Any:
+        """The chain, keyed, checked against the newest anchor in $HITL_HOME/audit-anchors.jsonl."""
         allow(can_read_full_audit(user, rules), user)
-        return asdict(await rt(request).store.verify_audit())
+        anchor = Anchor.last_in(anchors_file(config))
+        return asdict(await rt(request).store.verify_audit(anchor=anchor))
 
     app.include_router(auth_router(security))
     mount_web(app)
     return app
+
+
+def _jsonable_state(values: Any) -> dict[str, Any]:
+    data = dict(values or {})
+    if "messages" in data:
+        data["messages"] = messages_to_dict(data["messages"])
+    result: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return result
+
+
+def state_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What a state edit changed, in full: messages by id (added, or before/after), other keys
+    before/after. The audit entry carries it, so an edit cannot pass for history."""
+    changes: dict[str, Any] = {}
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if key == "messages" and isinstance(old or [], list) and isinstance(new, list):
+            by_id = {m.get("data", {}).get("id"): m for m in old or []}
+            added, changed = [], []
+            for message in new:
+                prior = by_id.get(message.get("data", {}).get("id"))
+                if prior is None:
+                    added.append(message)
+                elif prior != message:
+                    changed.append({"before": prior, "after": message})
+            kept = {m.get("data", {}).get("id") for m in new}
+            removed = [m for m in old or [] if m.get("data", {}).get("id") not in kept]
+            changes[key] = {"added": added, "changed": changed, "removed": removed}
+        else:
+            changes[key] = {"before": old, "after": new}
+    return changes
+
+
+def _printable(value: Any) -> Any:
+    """Text safe to put in a JSON answer (unencodable code points escaped)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def last_ai_text(messages: list[Any]) -> str:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import HTTPConnection
@@ -24,6 +24,8 @@ from starlette.requests import HTTPConnection
 from langgraph_ollama_local.auth import Denied, Principal, token_id_of
 from langgraph_ollama_local.auth.jwt import JwtRejected, JwtVerifier
 from langgraph_ollama_local.config.settings import AuthSettings
+from langgraph_ollama_local.store.files import private_dir, write_private
+from langgraph_ollama_local.store.sessions import SessionStore
 from langgraph_ollama_local.store.tokens import TokenStore
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -53,10 +55,9 @@ def session_secret(settings: AuthSettings, home: Path) -> str:
     if settings.session_secret is not None:
         return settings.session_secret.get_secret_value()
     path = home / "session.key"
+    private_dir(home)
     if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        write_private(path, secrets.token_urlsafe(48))
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -81,8 +82,11 @@ class Security:
         self.jwt = jwt_verifier(settings)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.tokens: TokenStore | None = None  # set when the database is open
+        self.sessions: SessionStore | None = None
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._decision_rate = parse(settings.decision_rate)
+        self._session_rate = parse(settings.session_rate)
+        self._run_rate = parse(settings.run_rate)
 
     async def authenticate(self, conn: HTTPConnection) -> Principal:
         """Who this request acts as; raises a 401 `AuthError` when nobody is proven."""
@@ -90,11 +94,22 @@ class Security:
         if header is not None:
             return await self._bearer(header)
         session = conn.scope.get("session") or {}
-        if session.get("tid"):
-            principal = await self._from_token_id(str(session["tid"]))
+        if session.get("sid"):
+            assert self.sessions is not None, "session store not open"
+            live = await self.sessions.active(
+                str(session["sid"]),
+                now=self.clock(),
+                idle=timedelta(seconds=self.settings.session_idle_seconds),
+            )
+            principal = await self._from_token_id(live.token_id) if live else None
             if principal is None:
                 conn.scope["session"].clear()
-                raise AuthError(401, "your session ended (token revoked or expired): log in again")
+                raise AuthError(
+                    401,
+                    "your session ended (signed out, idle for "
+                    f"{self.settings.session_idle_seconds // 60} min, expired, or its token was revoked): "
+                    "log in again",
+                )
             return Principal(principal.user, principal.roles, via="session", token_id=principal.token_id)
         raise AuthError(
             401,
@@ -160,22 +175,48 @@ class Security:
             )
 
     def check_decision_rate(self, principal: Principal) -> None:
-        if self._limiter.hit(self._decision_rate, "decide", principal.user):
+        self._limit(self._decision_rate, "decide", principal.user, "decisions", principal)
+
+    def check_run_rate(self, principal: Principal) -> None:
+        """Runs started per identity (each one may be an LLM run)."""
+        self._limit(self._run_rate, "run", principal.user, "runs started", principal)
+
+    def check_session_rate(self, conn: HTTPConnection) -> None:
+        """Sign-ins per client address: nobody is known yet, so the address is the identity."""
+        client = conn.client.host if conn.client else "unknown"
+        self._limit(self._session_rate, "session", client, "sign-ins", None, who=f"client {client}")
+
+    def _limit(
+        self, rate: RateLimitItem, scope: str, key: str, what: str, principal: Principal | None, who: str = ""
+    ) -> None:
+        if self._limiter.hit(rate, scope, key):
             return
-        reset, _ = self._limiter.get_window_stats(self._decision_rate, "decide", principal.user)
+        reset, _ = self._limiter.get_window_stats(rate, scope, key)
         retry = max(int(reset - datetime.now(UTC).timestamp()), 1)
         raise AuthError(
             429,
-            f"too many decisions from {principal.user}: at most {self.settings.decision_rate}; "
-            f"try again in {retry} s",
+            f"too many {what} from {who or key}: at most {rate}; try again in {retry} s",
             rule="rate_limit",
             principal=principal,
             headers={"Retry-After": str(retry)},
         )
 
-    @staticmethod
-    def start_session(conn: HTTPConnection, principal: Principal) -> str:
+    async def start_session(self, conn: HTTPConnection, principal: Principal) -> str:
+        """A server-side session for this token's principal; the cookie names it, nothing more."""
+        assert self.sessions is not None and principal.token_id is not None
+        session_id = await self.sessions.start(
+            principal.token_id,
+            principal.user,
+            now=self.clock(),
+            max_age=timedelta(seconds=self.settings.session_max_age_seconds),
+        )
         csrf = secrets.token_urlsafe(32)
         conn.scope["session"].clear()
-        conn.scope["session"].update({"tid": principal.token_id, "csrf": csrf})
+        conn.scope["session"].update({"sid": session_id, "csrf": csrf})
         return csrf
+
+    async def end_session(self, conn: HTTPConnection, principal: Principal) -> None:
+        session_id = (conn.scope.get("session") or {}).get("sid")
+        if session_id and self.sessions is not None:
+            await self.sessions.end(str(session_id), by=principal.user, now=self.clock())
+        conn.scope["session"].clear()

@@ -15,11 +15,23 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from langgraph_ollama_local.approvals.lifecycle import ApprovalRequest, RequestKind, RequestStatus
-from langgraph_ollama_local.store.audit import AuditEntry, AuditReport, append_audit, as_utc, verify_audit
+from langgraph_ollama_local.auth.threads import DEFAULT_ITEM_ROLE, ThreadFacts
+from langgraph_ollama_local.store.audit import (
+    _KEYS,
+    Anchor,
+    AuditEntry,
+    AuditReport,
+    append_audit,
+    as_utc,
+    head_of,
+    use_audit_key,
+    verify_audit,
+)
 from langgraph_ollama_local.store.clock import at_or_db_now, read_db_now
 from langgraph_ollama_local.store.database import create_engine_for, migrate
 from langgraph_ollama_local.store.lease import LeaseFence, require_lease
@@ -147,6 +159,33 @@ def utcnow() -> datetime:
 
 
 @dataclass(frozen=True)
+class Reader:
+    """Someone who reads only some threads (auth/threads.py): listings are cut to those."""
+
+    user: str
+    roles: frozenset[str] = frozenset()
+
+
+def readable_by(reader: Reader, thread_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """SQL for `can_read_thread` without the read-everything roles: owner, participant, or a
+    role that may decide an item pending in the thread."""
+    items = approval_requests.alias("readable_items")
+    roles = sorted(reader.roles)
+    role_match: ColumnElement[bool] = items.c.required_role.in_(roles) if roles else false()
+    if DEFAULT_ITEM_ROLE in reader.roles:
+        role_match = or_(role_match, items.c.required_role.is_(None))
+    involved = select(items.c.thread_id).where(
+        or_(
+            and_(items.c.status == "pending", role_match),
+            items.c.requested_by == reader.user,
+            items.c.decided_by == reader.user,
+        )
+    )
+    owned = select(threads.c.id).where(threads.c.owner == reader.user)
+    return or_(thread_id.in_(owned), thread_id.in_(involved))
+
+
+@dataclass(frozen=True)
 class InboxQuery:
     status: str | None = "pending"
     tool: str | None = None
@@ -157,6 +196,8 @@ class InboxQuery:
     # Count at most this many matching rows (None: all). An exact COUNT reads every
     # matching row, so it grows with the backlog; a capped one stays flat.
     count_limit: int | None = None
+    # Only items of threads this person may read (None: everything, e.g. the admin role).
+    reader: Reader | None = None
 
 
 class ApprovalStore:
@@ -166,8 +207,13 @@ class ApprovalStore:
         self.engine = engine
 
     @classmethod
-    async def open(cls, url: str, *, run_migrations: bool = True) -> ApprovalStore:
-        """Open (and migrate) the store; `StorageUnavailableError` when the database does not answer."""
+    async def open(
+        cls, url: str, *, run_migrations: bool = True, audit_key: bytes | None = None
+    ) -> ApprovalStore:
+        """Open (and migrate) the store; with `audit_key` every audit entry it appends is keyed.
+
+        `StorageUnavailableError` when the database does not answer.
+        """
         if run_migrations:
             import asyncio
 
@@ -180,31 +226,50 @@ class ApprovalStore:
                 if is_transient(exc):
                     raise storage_unavailable(url, exc) from exc
                 raise
-        return cls(create_engine_for(url))
+        store = cls(create_engine_for(url))
+        use_audit_key(store.engine, audit_key)
+        return store
 
     async def close(self) -> None:
         await self.engine.dispose()
 
     # -- threads and runs ---------------------------------------------------------------
 
-    async def ensure_thread(self, thread_id: str, *, actor: str, title: str | None = None) -> bool:
-        """Create the thread row if missing; True when it was created."""
-        async with self.engine.begin() as conn:
-            exists = (await conn.execute(select(threads.c.id).where(threads.c.id == thread_id))).first()
-            if exists:
-                return False
-            await conn.execute(
-                insert(threads).values(id=thread_id, created_at=utcnow(), created_by=actor, title=title)
-            )
-            await append_audit(
-                conn,
-                actor=actor,
-                action="thread.created",
-                subject_type="thread",
-                subject_id=thread_id,
-                thread_id=thread_id,
-            )
-            return True
+    async def ensure_thread(self, thread_id: str, *, actor: str, title: str | None = None) -> str:
+        """Create the thread row, owned by `actor`, if missing; returns the thread's owner.
+
+        Of two people creating the same new thread at once, one insert wins and both are
+        told that winner, so nobody posts into a thread that became someone else's.
+        """
+        try:
+            async with self.engine.begin() as conn:
+                row = (
+                    await conn.execute(
+                        select(threads.c.owner, threads.c.created_by).where(threads.c.id == thread_id)
+                    )
+                ).first()
+                if row is not None:
+                    return str(row.owner or row.created_by or actor)
+                await conn.execute(
+                    insert(threads).values(
+                        id=thread_id, created_at=utcnow(), created_by=actor, owner=actor, title=title
+                    )
+                )
+                await append_audit(
+                    conn,
+                    actor=actor,
+                    action="thread.created",
+                    subject_type="thread",
+                    subject_id=thread_id,
+                    thread_id=thread_id,
+                    data={"owner": actor},
+                )
+                return actor
+        except IntegrityError:
+            facts = await self.thread_facts(thread_id)
+            if facts.owner is None:  # pragma: no cover - the conflicting row cannot vanish
+                raise
+            return facts.owner
 
     async def thread_exists(self, thread_id: str) -> bool:
         async with self.engine.connect() as conn:
@@ -212,11 +277,44 @@ class ApprovalStore:
                 await conn.execute(select(threads.c.id).where(threads.c.id == thread_id))
             ).first() is not None
 
-    async def list_threads(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    async def thread_facts(self, thread_id: str) -> ThreadFacts:
+        """Owner, the roles of its pending items and who took part: what `can_read_thread` needs."""
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(threads).order_by(threads.c.created_at.desc()).limit(limit).offset(offset)
-            )
+            row = (
+                await conn.execute(
+                    select(threads.c.owner, threads.c.created_by).where(threads.c.id == thread_id)
+                )
+            ).first()
+            if row is None:
+                return ThreadFacts(thread_id, exists=False)
+            items = (
+                await conn.execute(
+                    select(
+                        approval_requests.c.status,
+                        approval_requests.c.required_role,
+                        approval_requests.c.requested_by,
+                        approval_requests.c.decided_by,
+                    ).where(approval_requests.c.thread_id == thread_id)
+                )
+            ).all()
+        pending = frozenset(i.required_role or DEFAULT_ITEM_ROLE for i in items if i.status == "pending")
+        people = frozenset(p for i in items for p in (i.requested_by, i.decided_by) if p)
+        return ThreadFacts(
+            thread_id,
+            exists=True,
+            owner=row.owner or row.created_by,
+            pending_roles=pending,
+            participants=people,
+        )
+
+    async def list_threads(
+        self, limit: int = 50, offset: int = 0, *, reader: Reader | None = None
+    ) -> list[dict[str, Any]]:
+        stmt = select(threads)
+        if reader is not None:
+            stmt = stmt.where(readable_by(reader, threads.c.id))
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(stmt.order_by(threads.c.created_at.desc()).limit(limit).offset(offset))
             return [dict(r._mapping) for r in rows]
 
     async def create_run(self, thread_id: str, run_input: Any, *, actor: str) -> Run:
@@ -240,6 +338,16 @@ class ApprovalStore:
                 data={"input": run_input},
             )
         return run
+
+    async def active_runs_by(self, actor: str) -> int:
+        """Runs this person started that are queued or running (uses the status index)."""
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                select(func.count())
+                .select_from(runs)
+                .where(runs.c.status.in_(("queued", "running")), runs.c.created_by == actor)
+            )
+        return int(value or 0)
 
     async def get_run(self, run_id: str) -> Run:
         async with self.engine.connect() as conn:
@@ -357,6 +465,8 @@ class ApprovalStore:
             stmt = stmt.where(approval_requests.c.thread_id == query.thread_id)
         if query.role:
             stmt = stmt.where(approval_requests.c.required_role == query.role)
+        if query.reader is not None:
+            stmt = stmt.where(readable_by(query.reader, approval_requests.c.thread_id))
         return stmt
 
     async def inbox(self, query: InboxQuery = InboxQuery()) -> tuple[list[ApprovalRequest], int]:
@@ -586,6 +696,15 @@ class ApprovalStore:
                 AuditEntry(**{**dict(r._mapping), "at": as_utc(r.at), "data": r.data or {}}) for r in rows
             ]
 
-    async def verify_audit(self) -> AuditReport:
+    async def verify_audit(self, anchor: Anchor | None = None) -> AuditReport:
         async with self.engine.connect() as conn:
-            return await verify_audit(conn)
+            return await verify_audit(conn, anchor=anchor)
+
+    async def audit_anchor(self) -> Anchor:
+        """A keyed checkpoint of the newest entry, to keep outside the database."""
+        key = _KEYS.get(self.engine.sync_engine)
+        if key is None:
+            raise ValueError("anchoring needs the audit key: open the store with audit_key=")
+        async with self.engine.connect() as conn:
+            seq, digest = await head_of(conn)
+        return Anchor.make(key, seq, digest)

@@ -26,6 +26,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 
+from langgraph_ollama_local.store.files import private_sqlite
+
 StorageKind = Literal["memory", "sqlite", "postgres"]
 
 SUPPORTED_FORMS = (
@@ -177,7 +179,7 @@ def _open_sqlite(url: str) -> Iterator[BaseCheckpointSaver[Any]]:
 
     path = sqlite_path(url)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(path)
         # SqliteSaver serialises access with its own lock; LangGraph runs nodes in threads.
         conn = sqlite3.connect(path, check_same_thread=False)
     except (OSError, sqlite3.Error) as exc:
@@ -200,7 +202,7 @@ async def _open_async_sqlite(url: str) -> AsyncIterator[BaseCheckpointSaver[Any]
 
     path = sqlite_path(url)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(path)
         conn = await aiosqlite.connect(path)
     except (OSError, sqlite3.Error) as exc:
         raise _sqlite_unavailable(path, exc) from exc

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from langgraph_ollama_local.store.checkpointer import StorageConfigError, sqlite_path
+from langgraph_ollama_local.store.files import private_sqlite
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -23,7 +24,7 @@ def sqlalchemy_urls(url: str) -> tuple[str, str]:
     """(async URL, sync URL) for a user-facing storage URL."""
     if url.startswith("sqlite://"):
         path = sqlite_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(path)
         return f"sqlite+aiosqlite:///{path}", f"sqlite:///{path}"
     for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):

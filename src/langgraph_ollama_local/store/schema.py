@@ -32,6 +32,9 @@ threads = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(200)),
     Column("title", String(500)),
+    # Whoever started the thread's first run: reads and writes it (auth/threads.py).
+    Column("owner", String(200)),
+    Index("ix_hitl_threads_owner", "owner", "created_at"),
 )
 
 runs = Table(
@@ -105,6 +108,8 @@ approval_requests = Table(
     Index("ix_hitl_requests_thread", "thread_id", "status"),
     Index("ix_hitl_requests_tool", "tool", "status"),
     Index("ix_hitl_requests_role", "required_role", "status"),
+    Index("ix_hitl_requests_requested_by", "requested_by", "thread_id"),
+    Index("ix_hitl_requests_decided_by", "decided_by", "thread_id"),
 )
 
 audit_log = Table(
@@ -164,6 +169,34 @@ api_tokens = Table(
     Column("revoked_by", String(200)),
     Column("last_used_at", DateTime(timezone=True)),
     Index("ix_hitl_api_tokens_user", "user"),
+)
+
+# Web sessions, server side: the cookie carries a random id whose SHA-256 is the key here, so
+# logging out (or going idle) ends the session for every copy of the cookie.
+web_sessions = Table(
+    "hitl_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("token_id", String(32), nullable=False),
+    Column("user", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("ended_by", String(200)),
+    Index("ix_hitl_sessions_token", "token_id"),
+)
+
+# One-time login codes for links (`/login#code=…`): short-lived, used once, stored hashed.
+login_codes = Table(
+    "hitl_login_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("token_id", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
 )
 
 # The execution ledger: one row per approved tool call that was started, keyed by thread,

@@ -166,3 +166,8 @@ class TokenStore:
                 )
             )
             return int(value or 0)
+
+    async def count_all(self) -> int:
+        """Every token ever issued, revoked and expired ones included."""
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(api_tokens)) or 0)

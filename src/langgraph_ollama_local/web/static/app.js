@@ -85,9 +85,13 @@ const WHO = { human: "User", ai: "Agent", tool: "Tool result", system: "System" 
 
 function messageItem(message, highlightCallId) {
   const data = message.data || {};
-  const who = message.type === "tool" && data.name ? `Tool result (${data.name})` : WHO[message.type] || message.type;
+  const edited = (data.additional_kwargs || {}).hitl_edited_by;
+  // A message written by a state edit is never shown as what the agent, a tool or the user said.
+  const who = edited ? `Written by ${edited} (state edit, as ${WHO[message.type] || message.type})`
+    : message.type === "tool" && data.name ? `Tool result (${data.name})` : WHO[message.type] || message.type;
   const text = messageText(data.content);
-  const li = el("li", { class: `message ${message.type}` }, el("strong", { class: "who", text: `${who}: ` }));
+  const li = el("li", { class: `message ${message.type}${edited ? " edited" : ""}` },
+    el("strong", { class: "who", text: `${who}: ` }));
   if (text) li.append(el("span", { class: "content", text }));
   for (const call of data.tool_calls || []) {
     const current = highlightCallId && call.id === highlightCallId;

@@ -1,11 +1,12 @@
-// Exchange an API token for a session cookie; a token in the URL fragment signs in at once.
-// The token never stays in the page: it is posted once, and the address bar loses it first.
+// Exchange an API token (pasted into the form) or a one-time login code (from a `#code=` link,
+// `hitl tokens link`) for a server-side session cookie. Links never carry the token itself:
+// browser history keeps links, and a code is spent once and lives minutes.
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
 const field = document.getElementById("token");
 const button = document.getElementById("sign-in");
 
-async function signIn(token) {
+async function signIn(credential) {
   error.textContent = "";
   button.disabled = true;
   try {
@@ -13,7 +14,7 @@ async function signIn(token) {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ token: token.trim() }),
+      body: JSON.stringify(credential),
     });
     if (response.ok) {
       location.replace("/");
@@ -37,12 +38,17 @@ form.addEventListener("submit", (event) => {
     field.focus();
     return;
   }
-  signIn(field.value);
+  signIn({ token: field.value.trim() });
 });
 
 const fragment = new URLSearchParams(location.hash.slice(1));
-const fromLink = fragment.get("token");
-if (fromLink) {
-  history.replaceState(null, "", location.pathname + location.search); // drop #token=… at once
-  signIn(fromLink);
+if (location.hash) {
+  history.replaceState(null, "", location.pathname + location.search); // drop the fragment at once
+}
+const code = fragment.get("code");
+if (code) {
+  signIn({ code: code.trim() });
+} else if (fragment.get("token")) {
+  error.textContent = "links no longer carry tokens: paste the token below, or ask for a one-time " +
+    "login link (hitl tokens link ID)";
 }
