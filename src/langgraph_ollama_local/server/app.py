@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, PlainTextResponse
-from langchain_core.messages import AIMessage, messages_to_dict
+from langchain_core.messages import AIMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette.sse import EventSourceResponse
 from starlette.middleware.sessions import SessionMiddleware
@@ -26,7 +26,6 @@ from starlette.requests import HTTPConnection
 from langgraph_ollama_local.approvals.policy import AccessRules
 from langgraph_ollama_local.auth import (
     Principal,
-    can_edit_state,
     can_read_full_audit,
     can_start_runs,
 )
@@ -42,14 +41,13 @@ from langgraph_ollama_local.runtime.service import (
 from langgraph_ollama_local.server.auth_routes import auth_router
 from langgraph_ollama_local.server.deps import User
 from langgraph_ollama_local.server.graphs import GraphFactory, builtin_agent
+from langgraph_ollama_local.server.langgraph_api import langgraph_api_router, missing_router
 from langgraph_ollama_local.server.schemas import (
     PROBLEM_RESPONSES,
     ApproveRequest,
     ChatRequest,
     ChatResponse,
     DecisionBody,
-    RunCreate,
-    StateUpdate,
 )
 from langgraph_ollama_local.server.security import (
     ANONYMOUS,
@@ -85,6 +83,7 @@ def create_app(
     db_url: str | None = None,
     settings: Settings | None = None,
     access: AccessRules | None = None,
+    graph_id: str = "agent",
 ) -> FastAPI:
     config = config or LocalAgentConfig()
     url = db_url or config.resolved_storage_url
@@ -323,54 +322,7 @@ def create_app(
         rows = await rt(request).store.list_threads(limit, offset)
         return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
 
-    @app.get("/threads/{thread_id}/state")
-    async def thread_state(thread_id: str, request: Request, _user: User) -> Any:
-        runtime = rt(request)
-        if not await runtime.store.thread_exists(thread_id):
-            raise HTTPException(404, f"thread {thread_id!r} does not exist")
-        state = await runtime.graph.aget_state(runtime.config(thread_id))
-        values = dict(state.values or {})
-        if "messages" in values:
-            values["messages"] = messages_to_dict(values["messages"])
-        return {
-            "values": json.loads(json.dumps(values, default=str)),
-            "next": list(state.next),
-            "interrupts": [{"id": i.id, "value": i.value} for i in state.interrupts],
-        }
-
-    @app.post("/threads/{thread_id}/state")
-    async def update_thread_state(thread_id: str, body: StateUpdate, request: Request, user: User) -> Any:
-        allow(can_edit_state(user, rules), user)
-        runtime = rt(request)
-        if not await runtime.store.thread_exists(thread_id):
-            raise HTTPException(404, f"thread {thread_id!r} does not exist")
-        values = dict(body.values)
-        if isinstance(values.get("messages"), list):
-            from langchain_core.messages import messages_from_dict
-
-            try:
-                values["messages"] = messages_from_dict(values["messages"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise HTTPException(422, f"messages must be LangChain message dicts: {exc}") from exc
-        try:
-            await runtime.graph.aupdate_state(runtime.config(thread_id), values, as_node=body.as_node)
-        except Exception as exc:
-            raise HTTPException(422, f"state update refused: {exc}") from exc
-        await runtime.store.audit(
-            actor=user.user,
-            action="thread.state_updated",
-            subject_type="thread",
-            subject_id=thread_id,
-            thread_id=thread_id,
-            data={"keys": sorted(values)},
-        )
-        return {"ok": True}
-
-    @app.post("/threads/{thread_id}/runs", status_code=202)
-    async def create_run(thread_id: str, body: RunCreate, request: Request, user: User) -> Any:
-        allow(can_start_runs(user, rules), user)
-        run = await rt(request).submit_message(thread_id, body.message, actor=user.user)
-        return run_json(run)
+    # `/threads/{id}/state` and `/threads/{id}/runs` (ours and LangGraph's bodies): langgraph_api/
 
     @app.get("/runs/{run_id}")
     async def get_run(run_id: str, request: Request, _user: User) -> Any:
@@ -498,6 +450,8 @@ def create_app(
         return asdict(await rt(request).store.verify_audit())
 
     app.include_router(auth_router(security))
+    app.include_router(langgraph_api_router(graph_id))
+    app.include_router(missing_router())
     mount_web(app)
     return app
 

@@ -32,6 +32,9 @@ threads = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(200)),
     Column("title", String(500)),
+    # LangGraph's thread metadata (`threads.create(metadata=…)`, searched by `threads.search`).
+    Column("meta", JSON),
+    Index("ix_hitl_threads_created", "created_at"),
 )
 
 runs = Table(
