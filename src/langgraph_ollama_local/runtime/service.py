@@ -466,7 +466,11 @@ class ServiceRuntime:
             marker = f"breakpoint:{run.id}"
             items.append(
                 NewRequest(
-                    kind="breakpoint", interrupt_id=marker, description=f"Paused before {list(next_nodes)}"
+                    kind="breakpoint",
+                    interrupt_id=marker,
+                    description=f"Paused before {list(next_nodes)}",
+                    # so the continue run works for the same person, not for whoever continued
+                    requested_by=_requester_of(run),
                 )
             )
         created = await self.store.record_requests(run.thread_id, run.id, items)

@@ -292,7 +292,9 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
         """Queue the run the body asks for; a resume becomes the caller's decision."""
         runtime = rt(request)
         resume = body.command is not None and "resume" in body.command.model_fields_set
-        if not resume:
+        # No input: continue a thread paused at a breakpoint (a decision), or just run on.
+        proceed = body.input is None and body.command is None
+        if not resume and not proceed:
             require(request, user, thread_id, "run")
         name = assistant(body.assistant_id)
         missing = body.unsupported("webhook", "checkpoint", "checkpoint_id", "after_seconds")
@@ -342,13 +344,9 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
             except ResumeError as exc:
                 raise HTTPException(422, str(exc)) from exc
             return await decide_all(request, user, answers, options)
-        if (
-            waiting
-            and body.input is None
-            and body.command is None
-            and all(item.kind == "breakpoint" for item in waiting)
-        ):
+        if proceed and waiting and all(item.kind == "breakpoint" for item in waiting):
             return await decide_all(request, user, [(i, {"type": "continue"}) for i in waiting], options)
+        require(request, user, thread_id, "run")
         if waiting:
             what = ", ".join(sorted({i.tool or i.kind for i in waiting}))
             raise HTTPException(
