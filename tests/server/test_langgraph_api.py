@@ -242,6 +242,7 @@ def test_async_client_full_cycle_with_agent_inbox_accept(svc):
 def test_credentials_and_our_bodies_on_shared_paths(svc):
     assert httpx.get(f"{svc.base}/threads/search").status_code in (401, 405)
     assert httpx.post(f"{svc.base}/threads/search", json={}).status_code == 401
+    assert httpx.post(f"{svc.base}/runs/crons", json={}).status_code == 401  # a 501 route still needs a credential
     assert httpx.post(f"{svc.base}/threads/search", json={}, headers={"x-api-key": "hitl_0123456789ab_" + "x" * 43}).status_code == 401
     assert httpx.post(f"{svc.base}/threads/search", json={}, headers={"x-api-key": svc.tokens["alice"]}).status_code == 200
     # our own body on /threads/{id}/runs still works, and answers with both sets of fields

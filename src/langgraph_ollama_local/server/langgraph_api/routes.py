@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -49,6 +50,7 @@ from langgraph_ollama_local.server.langgraph_api.shapes import (
     values_json,
     wait_json,
 )
+from langgraph_ollama_local.server.schemas import Problem
 from langgraph_ollama_local.server.security import AuthError, Security
 from langgraph_ollama_local.store.approval_store import (
     InboxQuery,
@@ -65,6 +67,11 @@ SSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "SSE"}
 }
 JSON_OK: dict[int | str, dict[str, Any]] = {200: {"description": "OK"}}
+NOT_IMPLEMENTED: dict[int | str, dict[str, Any]] = {
+    501: {"model": Problem, "description": "A LangGraph API feature hitl serve does not implement (named)"}
+}
+METADATA_KEY = re.compile(r"[\w.:-]{1,200}")
+INT64 = 2**63
 
 
 def not_implemented(what: str) -> HTTPException:
@@ -77,7 +84,7 @@ def not_implemented(what: str) -> HTTPException:
 
 def langgraph_api_router(graph_id: str) -> APIRouter:
     """Routes at the root of the app; `graph_id` is the served graph's assistant name."""
-    router = APIRouter(tags=["LangGraph server API"])
+    router = APIRouter(tags=["LangGraph server API"], responses=NOT_IMPLEMENTED)
     started = datetime.now(UTC)
     default_assistant = assistant_id_of(graph_id)
 
@@ -195,9 +202,11 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
             raise not_implemented(f"threads.search by {body.unsupported('values', 'select', 'extract')}")
         if body.sort_by not in (None, "created_at") or body.sort_order == "asc":
             raise not_implemented("threads.search sorted other than newest first")
-        for key in body.metadata or {}:
-            if not key or '"' in key or len(key) > 200:
-                raise HTTPException(422, f"metadata key {key!r} is not searchable")
+        for key, value in (body.metadata or {}).items():
+            if not METADATA_KEY.fullmatch(key) or not searchable(value):
+                raise HTTPException(
+                    422, f"metadata {key!r}: keys are letters, digits and _.:- and values JSON within 64 bits"
+                )
         runtime = rt(request)
         rows = await runtime.store.search_threads(
             ThreadQuery(
@@ -521,6 +530,23 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
         return run_json(run, default_assistant)
 
     return router
+
+
+def searchable(value: Any, depth: int = 0) -> bool:
+    """A metadata value both databases compare safely (SQLite integers are 64-bit)."""
+    if depth > 16:
+        return False
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    if isinstance(value, int):
+        return -INT64 <= value < INT64
+    if isinstance(value, float):
+        return value == value and abs(value) != float("inf")
+    if isinstance(value, list):
+        return all(searchable(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(searchable(v, depth + 1) for v in value.values())
+    return False
 
 
 def our_run(run: Run) -> dict[str, Any]:
