@@ -260,14 +260,24 @@ def test_credentials_and_our_bodies_on_shared_paths(svc):
 def test_stream_crosses_processes_on_postgres(tmp_path, pg_url):
     """An API-only `hitl serve` streams a run that a separate `hitl worker` executes."""
     api = launch(tmp_path, graph="scripted_graph.py:graph", users=USERS, db=pg_url, extra_args=("--workers", "0"))
+    alice, bob = sdk(api, "alice"), sdk(api, "bob")
+    # no worker yet: a run stays queued, and a cancelled one never runs
+    idle = new_thread(alice)
+    queued = alice.runs.create(idle, "agent", input=ASK)
+    assert queued["status"] == "pending" and alice.threads.get(idle)["status"] == "busy"
+    assert alice.runs.cancel(idle, queued["run_id"])["status"] == "interrupted"
     worker = start_worker(tmp_path, pg_url, graph="scripted_graph.py:graph")
     try:
-        alice, bob = sdk(api, "alice"), sdk(api, "bob")
         thread = new_thread(alice)
         pause(alice, thread)
         parts = stream_parts(bob, thread, command={"resume": {"type": "approve"}}, stream_mode="updates")
         assert any(e == "updates" and "tools" in d for e, d in parts) and parts[-1][0] == "end"
         assert wait_until(lambda: "dave@example.com" in sent_to(api))
+        joined = [(p.event, p.data) for p in alice.runs.join_stream(thread, parts[0][1]["run_id"], stream_mode="values")]
+        assert [e for e, _ in joined] == ["metadata", "values", "end"]
+        assert "dave@example.com" in joined[1][1]["messages"][-1]["content"]
+        assert alice.runs.get(idle, queued["run_id"])["status"] == "interrupted"
+        assert alice.threads.get_state(idle)["values"] == {} and sent_to(api) == ["dave@example.com"]
     finally:
         worker.terminate()
         worker.wait(10)

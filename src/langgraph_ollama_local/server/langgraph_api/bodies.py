@@ -7,14 +7,25 @@ that says which (`unsupported`), never a silent no-op; fields that change nothin
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from langgraph_ollama_local.server.schemas import MAX_MESSAGE
 
+
+def _utf8(text: str) -> str:
+    """Refuse lone surrogates (valid JSON escapes, but no database can store them)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from exc
+    return text
+
+
+Text = Annotated[str, AfterValidator(_utf8)]
 ID = Field(default=None, min_length=1, max_length=200)
-NodeList = list[str] | Literal["*"] | None
+NodeList = list[Text] | Literal["*"] | None
 
 
 class _Body(BaseModel):
@@ -26,16 +37,16 @@ class _Body(BaseModel):
 
 
 class ThreadCreate(_Body):
-    thread_id: str | None = ID
+    thread_id: Text | None = ID
     metadata: dict[str, Any] | None = None
     if_exists: Literal["raise", "do_nothing"] = "raise"
-    graph_id: str | None = Field(default=None, max_length=200)
+    graph_id: Text | None = Field(default=None, max_length=200)
     supersteps: list[Any] | None = None
     ttl: Any = None
 
 
 class ThreadSearch(_Body):
-    ids: list[str] | None = Field(default=None, max_length=1000)
+    ids: list[Annotated[Text, Field(max_length=200)]] | None = Field(default=None, max_length=1000)
     metadata: dict[str, Any] | None = None
     values: dict[str, Any] | None = None
     status: Literal["idle", "busy", "interrupted", "error"] | None = None
@@ -70,7 +81,7 @@ class StateUpdate(_Body):
     """Ours (`values` as an object, `as_node`) and LangGraph's (`values` may be null or a list)."""
 
     values: dict[str, Any] | list[Any] | None
-    as_node: str | None = Field(default=None, max_length=200)
+    as_node: Text | None = Field(default=None, max_length=200)
     checkpoint_id: str | None = None
     checkpoint: dict[str, Any] | None = None
 
@@ -84,14 +95,14 @@ class RunCommand(_Body):
 class RunBody(_Body):
     """`POST /threads/{id}/runs` (+ `/stream`, `/wait`): LangGraph's RunCreate, or our `message`."""
 
-    message: str | None = Field(default=None, min_length=1, max_length=MAX_MESSAGE)
-    assistant_id: str | None = Field(default=None, min_length=1, max_length=200)
+    message: Text | None = Field(default=None, min_length=1, max_length=MAX_MESSAGE)
+    assistant_id: Text | None = Field(default=None, min_length=1, max_length=200)
     input: dict[str, Any] | list[Any] | None = None
     command: RunCommand | None = None
     config: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
-    stream_mode: str | list[str] | None = None
+    stream_mode: Text | list[Text] | None = None
     stream_subgraphs: bool | None = None
     stream_resumable: bool | None = None
     interrupt_before: NodeList = None

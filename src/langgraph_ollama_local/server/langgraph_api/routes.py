@@ -64,7 +64,10 @@ WAIT_SECONDS = 300.0
 ACTIVE = ("queued", "running")
 RESERVED_CONFIGURABLE = frozenset({"thread_id"})
 SSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "SSE"}
+    200: {
+        "content": {"text/event-stream": {"schema": {"description": "each event's data: one line of JSON"}}},
+        "description": "Server-sent events: metadata, the asked stream modes' chunks, (error), end",
+    }
 }
 JSON_OK: dict[int | str, dict[str, Any]] = {200: {"description": "OK"}}
 NOT_IMPLEMENTED: dict[int | str, dict[str, Any]] = {
@@ -202,11 +205,7 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
             raise not_implemented(f"threads.search by {body.unsupported('values', 'select', 'extract')}")
         if body.sort_by not in (None, "created_at") or body.sort_order == "asc":
             raise not_implemented("threads.search sorted other than newest first")
-        for key, value in (body.metadata or {}).items():
-            if not METADATA_KEY.fullmatch(key) or not searchable(value):
-                raise HTTPException(
-                    422, f"metadata {key!r}: keys are letters, digits and _.:- and values JSON within 64 bits"
-                )
+        check_metadata_filter(body.metadata)
         runtime = rt(request)
         rows = await runtime.store.search_threads(
             ThreadQuery(
@@ -275,6 +274,7 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
         require(request, user, thread_id, "read")
         if body.unsupported("checkpoint", "select"):
             raise not_implemented(f"history by {body.unsupported('checkpoint', 'select')}")
+        check_metadata_filter(body.metadata)
         runtime = rt(request)
         await known_thread(runtime, thread_id)
         before = None
@@ -532,12 +532,23 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
     return router
 
 
+def check_metadata_filter(metadata: Mapping[str, Any] | None) -> None:
+    """Refuse (422) a filter the databases' JSON paths cannot take, before any SQL runs."""
+    for key, value in (metadata or {}).items():
+        if not METADATA_KEY.fullmatch(key) or not searchable(value):
+            raise HTTPException(
+                422, f"metadata {key!r}: keys are letters, digits and _.:- and values JSON within 64 bits"
+            )
+
+
 def searchable(value: Any, depth: int = 0) -> bool:
     """A metadata value both databases compare safely (SQLite integers are 64-bit)."""
     if depth > 16:
         return False
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    if isinstance(value, bool) or value is None:
         return True
+    if isinstance(value, str):
+        return encodable(value)
     if isinstance(value, int):
         return -INT64 <= value < INT64
     if isinstance(value, float):
@@ -545,8 +556,16 @@ def searchable(value: Any, depth: int = 0) -> bool:
     if isinstance(value, list):
         return all(searchable(v, depth + 1) for v in value)
     if isinstance(value, dict):
-        return all(searchable(v, depth + 1) for v in value.values())
+        return all(encodable(k) and searchable(v, depth + 1) for k, v in value.items())
     return False
+
+
+def encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def our_run(run: Run) -> dict[str, Any]:
