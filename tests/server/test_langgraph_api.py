@@ -9,6 +9,9 @@ policy demands is given, and a refused resume changes nothing.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +23,7 @@ from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import ConflictError, NotFoundError, PermissionDeniedError, UnprocessableEntityError
 
 from tests.conftest import PG_ADMIN
-from tests.server.support import Service, launch, start_worker, wait_until
+from tests.server.support import HITL, Service, launch, start_worker, wait_until
 
 USERS = {
     "alice": ("requester",),  # asks
@@ -282,3 +285,53 @@ def test_stream_crosses_processes_on_postgres(tmp_path, pg_url):
         worker.terminate()
         worker.wait(10)
         api.stop()
+
+
+PROJECT_GRAPH = """\
+import os
+from helper import build  # found through langgraph.json's dependencies
+
+assert os.environ["HITL_PROJECT_MARK"] == "from-the-dotenv", "langgraph.json env was not applied"
+graph = build()
+"""
+HELPER = """\
+from langgraph_ollama_local import ApprovalPolicy, LocalAgentConfig, build_workflow
+from langgraph_ollama_local.agent import default_tools
+from langgraph_ollama_local.testing import ScriptedChatModel, email_assistant_script
+
+def build():
+    policy = ApprovalPolicy.from_mapping({"default": "allow", "tools": {"send_email": {}}})
+    tools = default_tools(LocalAgentConfig())
+    return build_workflow(ScriptedChatModel(script=email_assistant_script), tools, policy=policy).compile()
+"""
+
+
+def test_serve_a_langgraph_project_as_it_is(tmp_path):
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "graph.py").write_text(PROJECT_GRAPH)
+    (project / "lib").mkdir()
+    (project / "lib" / "helper.py").write_text(HELPER)
+    (project / ".env").write_text("HITL_PROJECT_MARK=from-the-dotenv\n")
+    config = {"graphs": {"email_agent": "./src/graph.py:graph"}, "env": ".env", "dependencies": [".", "./lib"]}
+    (project / "langgraph.json").write_text(json.dumps(config))
+    svc = launch(tmp_path, graph=None, users=USERS, extra_args=("--config", str(project / "langgraph.json")))
+    try:
+        alice, bob = sdk(svc, "alice"), sdk(svc, "bob")
+        assert [a["graph_id"] for a in alice.assistants.search()] == ["email_agent"]
+        thread = new_thread(alice)
+        paused = alice.runs.wait(thread, "email_agent", input=ASK)
+        assert paused["__interrupt__"][0]["value"]["name"] == "send_email" and sent_to(svc) == []
+        bob.runs.wait(thread, "email_agent", command={"resume": {"type": "approve"}})
+        assert sent_to(svc) == ["dave@example.com"]
+        with pytest.raises(NotFoundError):
+            alice.runs.create(thread, "agent", input=ASK)
+    finally:
+        svc.stop()
+    # several graphs: one is picked with --graph-id, or the error says how
+    config["graphs"]["other"] = "./src/graph.py:graph"
+    (project / "langgraph.json").write_text(json.dumps(config))
+    refused = subprocess.run([str(HITL), "serve", "--config", str(project / "langgraph.json"), "--db",
+                              f"sqlite:///{tmp_path}/x.db"], capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "HITL_HOME": str(tmp_path)})
+    assert refused.returncode == 2 and "--graph-id" in refused.stderr and "email_agent" in refused.stderr
