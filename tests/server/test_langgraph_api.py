@@ -220,6 +220,12 @@ def test_interrupt_before_tools_per_run(svc):
     assert gated["__interrupt__"][0]["value"]["name"] == "send_email" and tool_messages(alice, thread) == []
     done = bob.runs.wait(thread, "agent", command={"resume": {"type": "approve"}})
     assert "dave@example.com" in done["messages"][-1]["content"]
+    # a breakpoint ignored (Agent Inbox) is cancelled: a run without input may not skip it later
+    other = new_thread(alice)
+    alice.runs.wait(other, "agent", input=ASK, interrupt_before=["tools"])
+    bob.runs.wait(other, "agent", command={"resume": [{"type": "ignore", "args": None}]})
+    assert refused(lambda: alice.runs.wait(other, "agent", input=None)) == 409
+    assert alice.threads.get_state(other)["next"] == ["tools"] and tool_messages(alice, other) == []
 
 
 def test_async_client_full_cycle_with_agent_inbox_accept(svc):

@@ -356,6 +356,14 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
         if proceed and waiting and all(item.kind == "breakpoint" for item in waiting):
             return await decide_all(request, user, [(i, {"type": "continue"}) for i in waiting], options)
         require(request, user, thread_id, "run")
+        if proceed and not waiting:
+            paused = (await runtime.graph.aget_state(runtime.config(thread_id))).next
+            if paused:  # its breakpoint was cancelled (or decided): continuing would skip it
+                raise HTTPException(
+                    409,
+                    f"thread {thread_id!r} is paused before {list(paused)} with nothing left to decide: "
+                    "a run without input would skip that stop; send new input instead",
+                )
         if waiting:
             what = ", ".join(sorted({i.tool or i.kind for i in waiting}))
             raise HTTPException(
