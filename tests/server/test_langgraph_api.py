@@ -179,6 +179,15 @@ def test_reject_through_agent_inbox_response_shape(svc):
     (tool,) = tool_messages(alice, thread)
     assert tool["status"] == "error" and "ignored" in tool["content"]
     assert "__interrupt__" not in result and sent_to(svc) == before
+    # Agent Inbox's other ignore: update_state(values=None, as_node="__end__"), a decision too
+    other = new_thread(alice)
+    pause(alice, other)
+    with pytest.raises(PermissionDeniedError):  # the requester has no approver role
+        alice.threads.update_state(other, None, as_node="__end__")
+    assert "checkpoint" in bob.threads.update_state(other, None, as_node="__end__")
+    assert wait_until(lambda: alice.threads.get(other)["status"] == "idle", 30)
+    (tool,) = tool_messages(alice, other)
+    assert tool["status"] == "error" and "ignored" in tool["content"] and sent_to(svc) == before
 
 
 def test_own_resume_is_refused_and_nothing_runs(svc):
