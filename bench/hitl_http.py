@@ -11,6 +11,8 @@ Cycles measured (start → paused → approval read → decided → resumed → 
   POST /approvals/{id}/decision → poll GET /threads/{t}/state (every 2 ms) until done.
 - `langgraph dev`: POST /threads/{t}/runs/wait (input, if_not_exists=create; the reply
   carries `__interrupt__`) → POST /threads/{t}/runs/wait with {"command": {"resume": …}}.
+- ours `langgraph-api`: exactly those requests against `hitl serve` (LangGraph's server
+  API there; the resume is a policy-checked, audited decision).
 
 Ours runs on SQLite and PostgreSQL (its approval store needs SQL, so no in-memory
 service); `langgraph dev` only has its in-memory runtime. Every request carries
@@ -184,6 +186,7 @@ async def cycle_rest(http: httpx.AsyncClient, server: Server) -> None:
 
 
 async def cycle_lgdev(http: httpx.AsyncClient, server: Server) -> None:
+    """LangGraph's server API: the same requests against `langgraph dev` and `hitl serve`."""
     thread = str(uuid.uuid4())
     url = f"{server.base}/threads/{thread}/runs/wait"
     first = {
@@ -191,12 +194,15 @@ async def cycle_lgdev(http: httpx.AsyncClient, server: Server) -> None:
         "input": {"messages": [{"role": "user", "content": MESSAGE}]},
         "if_not_exists": "create",
     }
-    r = await http.post(url, json=first)
+    r = await http.post(url, json=first, headers=server.headers)
     r.raise_for_status()
     paused = r.json()
     interrupts = paused.get("__interrupt__") or []
-    assert interrupts and interrupts[0]["value"]["tool_calls"][0]["name"] == "send_email", paused
-    r = await http.post(url, json={"assistant_id": "agent", "command": {"resume": {"type": "approve"}}})
+    value = interrupts[0]["value"] if interrupts else {}
+    calls = value.get("tool_calls") or value.get("action_requests") or []  # raw graph | our gate
+    assert calls and calls[0]["name"] == "send_email", paused
+    resume = {"assistant_id": "agent", "command": {"resume": {"type": "approve"}}}
+    r = await http.post(url, json=resume, headers=server.headers)
     r.raise_for_status()
     final = r.json()["messages"][-1]
     assert final["type"] == "ai" and str(final["content"]).startswith("Done."), final
@@ -279,6 +285,7 @@ def main() -> None:
         for kind, server in ours.items():
             targets.append((f"ours chat {kind}", server, cycle_chat))
             targets.append((f"ours rest {kind}", server, cycle_rest))
+            targets.append((f"ours langgraph-api {kind}", server, cycle_lgdev))
         if lgdev:
             targets.append(("langgraph dev memory", lgdev, cycle_lgdev))
         lat = asyncio.run(latency(targets, cycles, warmup))
@@ -295,6 +302,7 @@ def main() -> None:
         print(table(["request", "median ms"], list(result["request_floor"].items())))
 
         tp_targets: list[tuple[str, Server, Cycle]] = [(f"ours chat {k}", s, cycle_chat) for k, s in ours.items()]
+        tp_targets += [(f"ours langgraph-api {k}", s, cycle_lgdev) for k, s in ours.items()]
         if lgdev:
             tp_targets.append(("langgraph dev memory", lgdev, cycle_lgdev))
         rows = []

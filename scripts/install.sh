@@ -40,6 +40,12 @@ if [ ! -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] && [ "$(uname -m
     || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q faketime >/dev/null 2>&1; } \
     || echo "    could not install faketime: the clock-skew tests will fail and say so" >&2
 fi
+# LangGraph's JS client for tests/server/test_langgraph_api_js.py (node_modules is gitignored).
+if command -v npm >/dev/null 2>&1 && [ ! -d tests/server/js/node_modules/@langchain/langgraph-sdk ]; then
+  echo "==> installing @langchain/langgraph-sdk (npm) for the JS client test"
+  npm install --prefix tests/server/js --silent --no-audit --no-fund >/dev/null 2>&1 \
+    || echo "    could not install it: tests/server/test_langgraph_api_js.py will fail" >&2
+fi
 
 if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ] && [ "$STAMP" -nt scripts/install.sh ]; then
   exit 0  # up to date

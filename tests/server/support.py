@@ -71,15 +71,15 @@ class Service:
             self.proc.kill()
 
 
-def launch(home: Path, *, graph: str = "two_stage_graph.py:graph", users: dict[str, tuple[str, ...]],
+def launch(home: Path, *, graph: str | None = "two_stage_graph.py:graph", users: dict[str, tuple[str, ...]],
            policy: str | None = STRICT_POLICY, env: dict[str, str] | None = None, db: str | None = None,
            extra_args: tuple[str, ...] = (), tokens: dict[str, str] | None = None) -> Service:
     """A real `hitl serve` on a free port. `extra_args` e.g. ("--workers", "0") for an
     API-only process; pass `tokens` (from another Service) to share users instead of issuing."""
     db = db or f"sqlite:///{home / 'hitl.db'}"
     tokens = dict(tokens) if tokens is not None else {user: issue(db, home, user, *roles) for user, roles in users.items()}
-    args = [str(HITL), "serve", "--port", str(port := free_port()), "--db", db, "--graph", f"{graph_path(graph)}",
-            *extra_args]
+    graph_args = ["--graph", graph_path(graph)] if graph else []  # None: extra_args name it (--config)
+    args = [str(HITL), "serve", "--port", str(port := free_port()), "--db", db, *graph_args, *extra_args]
     if policy is not None:
         (home / "policy.yaml").write_text(policy)
         args += ["--policy", str(home / "policy.yaml")]

@@ -51,6 +51,25 @@ EXPECT: dict[tuple[str, str], frozenset[str] | None] = {
     ("WS", "/ws/{thread_id}"): ANY,
     ("WS", "/events/ws"): ANY,
     ("GET", "/audit?thread_id"): READERS,  # one thread's trail: whoever may read the thread
+    # LangGraph's server API (server/langgraph_api/)
+    ("GET", "/ok"): ANY,
+    ("GET", "/info"): ANY,
+    ("POST", "/assistants/search"): ANY,
+    ("GET", "/assistants/{assistant_id}"): ANY,
+    ("GET", "/assistants/{assistant_id}/graph"): ANY,
+    ("GET", "/assistants/{assistant_id}/schemas"): ANY,
+    ("POST", "/threads"): STARTERS,
+    ("POST", "/threads/search"): ANY,
+    ("GET", "/threads/{thread_id}"): READERS,
+    ("POST", "/threads/{thread_id}/history"): READERS,
+    ("POST", "/threads/{thread_id}/runs/stream"): STARTERS,
+    ("POST", "/threads/{thread_id}/runs/wait"): STARTERS,
+    ("GET", "/threads/{thread_id}/runs"): READERS,
+    ("GET", "/threads/{thread_id}/runs/{run_id}"): READERS,
+    ("GET", "/threads/{thread_id}/runs/{run_id}/join"): READERS,
+    ("GET", "/threads/{thread_id}/runs/{run_id}/stream"): READERS,
+    ("POST", "/threads/{thread_id}/runs/{run_id}/cancel"): STARTERS,
+    ("POST", "/threads/{thread_id}/runs/wait?resume"): DECIDERS,  # a resume command is a decision
     ("PAGE", "/"): ANY,  # the web inbox: without a credential, a redirect to /login
 }
 
@@ -88,16 +107,27 @@ def call(svc, method: str, path: str, who: str, ctx: dict) -> int:
         with client.stream("GET", "/events") as response:
             return response.status_code
     url = (path.replace("{thread_id}", ctx["thread"]).replace("{run_id}", ctx["run"])
-           .replace("{request_id}", ctx["item"]))
+           .replace("{request_id}", ctx["item"]).replace("{assistant_id}", "agent"))
+    lg_run = {"assistant_id": "agent", "input": {"messages": [{"role": "user", "content": "hello"}]}}
     bodies: dict[str, Callable[[], dict]] = {
         "/chat": lambda: {"thread_id": f"chat-{who}", "message": "hello"},
         "/approve": lambda: {"thread_id": ctx["thread"], "approved": True},
         f"/threads/{ctx['thread']}/state": lambda: {"values": {}},
         f"/threads/{ctx['thread']}/runs": lambda: {"message": "hello"},
+        "/assistants/search": dict,
+        "/threads": dict,
+        "/threads/search": dict,
+        f"/threads/{ctx['thread']}/history": dict,
+        f"/threads/{ctx['thread']}/runs/stream": lambda: lg_run,
+        f"/threads/{ctx['thread']}/runs/wait": lambda: lg_run,
+        f"/threads/{ctx['thread']}/runs/{ctx['run']}/cancel": dict,
         f"/approvals/{ctx['item']}/decision": lambda: {"type": "approve"},
         "/auth/session": lambda: {"token": login_token},
         "/auth/logout": dict,
     }
+    if url.endswith("/runs/wait?resume"):
+        resume = {"assistant_id": "agent", "command": {"resume": {"type": "approve"}}}
+        return client.post(url.removesuffix("?resume"), json=resume).status_code
     if url == "/audit?thread_id":
         return client.get("/audit", params={"thread_id": ctx["thread"]}).status_code
     if url == f"/runs/{ctx['run']}/wait":
@@ -138,7 +168,7 @@ def test_auth_matrix(svc, shared_thread, capsys):
         for who in (*BAD, *ROLES):
             # decisions consume their item: give every caller a fresh pending one
             thread = f"m{cases}"
-            item = pending_item(svc, thread) if (method, path) in {("POST", "/approve"), ("POST", "/approvals/{request_id}/decision")} else None
+            item = pending_item(svc, thread) if (method, path) in DECISIONS else None
             ctx = {"thread": thread if item else "m-shared", "item": item["id"] if item else "none", "run": "none"}
             if item is None:
                 ctx.update(SHARED)
@@ -157,14 +187,16 @@ def test_auth_matrix(svc, shared_thread, capsys):
               f"unauthorized successes: {len(unauthorized_successes)}, wrong statuses: {len(wrongful_denials)}")
     assert unauthorized_successes == []
     assert wrongful_denials == []
-    # bob's two allowed decisions moved their calls on to the finance stage; every refused
+    # bob's three allowed decisions moved their calls on to the finance stage; every refused
     # decision left its item pending; nothing was sent (nobody in the matrix holds both stages)
     finance = lambda: svc.client("root").get("/approvals", params={"role": "finance"}).json()["total"]  # noqa: E731
-    assert wait_until(lambda: finance() == 2) and finance() == 2
+    assert wait_until(lambda: finance() == 3) and finance() == 3
     assert svc.outbox() == []
 
 
 SHARED: dict[str, str] = {}
+DECISIONS = {("POST", "/approve"), ("POST", "/approvals/{request_id}/decision"),
+             ("POST", "/threads/{thread_id}/runs/wait?resume")}
 
 
 @pytest.fixture(scope="module")

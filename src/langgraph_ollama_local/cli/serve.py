@@ -29,24 +29,46 @@ def serve(
             min=0, help="Runs worked on in this process at once; 0 = API only (PostgreSQL + `hitl worker`)."
         ),
     ] = 2,
+    langgraph_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="A LangGraph project's langgraph.json (graphs, env, dependencies as paths)."
+        ),
+    ] = None,
+    graph_id: Annotated[
+        str | None,
+        typer.Option(help="The graph's assistant name for LangGraph's clients (default: agent)."),
+    ] = None,
 ) -> None:
     """Run the approval service: REST, WebSocket and SSE APIs over a durable inbox."""
     import uvicorn
 
     from langgraph_ollama_local.runtime.service import Settings
     from langgraph_ollama_local.server.app import create_app
-    from langgraph_ollama_local.server.graphs import GraphLoadError, builtin_agent, graph_from_spec
+    from langgraph_ollama_local.server.graphs import (
+        GraphLoadError,
+        builtin_agent,
+        graph_from_spec,
+        langgraph_project,
+    )
 
     with user_errors():
-        config = load_config(provider=provider, db=db, policy=policy)
         try:
+            if langgraph_config is not None:
+                if graph:
+                    raise GraphLoadError("give --graph or --config, not both")
+                project = langgraph_project(langgraph_config)
+                graph_id, graph = project.choose(graph_id)
+                project.activate()  # before the settings are read: its env may set HITL_*
+            config = load_config(provider=provider, db=db, policy=policy)
             factory = graph_from_spec(graph) if graph else builtin_agent(config)
         except GraphLoadError as exc:
             make_console(stderr=True).print(f"error: {exc}", markup=False, highlight=False)
             raise typer.Exit(2) from exc
         console = make_console()
         console.print(
-            f"state: {config.resolved_storage_url}; graph: {graph or 'built-in approval agent'}",
+            f"state: {config.resolved_storage_url}; graph: {graph or 'built-in approval agent'} "
+            f"(assistant {graph_id or 'agent'!r})",
             markup=False,
             highlight=False,
         )
@@ -92,7 +114,7 @@ def serve(
                 highlight=False,
             )
             raise typer.Exit(2)
-        app = create_app(config, factory, settings=Settings(workers=workers))
+        app = create_app(config, factory, settings=Settings(workers=workers), graph_id=graph_id or "agent")
         uvicorn.run(app, host=host, port=port, log_level="info")
 
 

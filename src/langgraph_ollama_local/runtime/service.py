@@ -39,7 +39,7 @@ import jsonschema
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
-from langgraph.types import Command, Interrupt
+from langgraph.types import Command, Interrupt, StreamMode
 
 from langgraph_ollama_local.agent.ledger import LEDGER_CONFIG_KEY, FencedOffError
 from langgraph_ollama_local.approvals.decisions import parse_decision
@@ -49,6 +49,7 @@ from langgraph_ollama_local.approvals.policy import AccessRules
 from langgraph_ollama_local.approvals.requests import InterruptView, read_interrupt
 from langgraph_ollama_local.auth import Denied, Principal, ThreadFacts, can_decide, can_write_thread
 from langgraph_ollama_local.runtime.events import EventBus
+from langgraph_ollama_local.runtime.jsonable import to_jsonable
 from langgraph_ollama_local.runtime.local import timeout_decision
 from langgraph_ollama_local.runtime.metrics import Metrics
 from langgraph_ollama_local.store.approval_store import (
@@ -338,6 +339,29 @@ class ServiceRuntime:
         page, _ = await self.store.inbox(InboxQuery(thread_id=thread_id, limit=1, count_limit=0))
         return page[0] if page else None
 
+    async def submit_graph_run(self, thread_id: str, spec: Mapping[str, Any], *, actor: str) -> Run:
+        """Queue a run with LangGraph's own input: `input` (state), or `command` with `update`
+        / `goto`, plus per-run `interrupt_before` / `interrupt_after`, `context` and the
+        `stream_mode`s whose chunks the worker publishes (`run.stream` events).
+
+        A `command.resume` is never taken here: answering an interrupt is a decision
+        (`decide`), so it passes the policy's checks.
+        """
+        run_input = {k: v for k, v in spec.items() if k in GRAPH_RUN_KEYS}
+        command = run_input.get("command")
+        if isinstance(command, Mapping) and "resume" in command:
+            raise ValueError("a resume is a decision: answer it through decide()")
+        await self.store.ensure_thread(thread_id, actor=actor)
+        return await self._enqueue(thread_id, {**run_input, "kind": "graph"}, actor)
+
+    async def cancel_run(self, run_id: str, *, actor: str) -> Run:
+        """Cancel a queued or running run (a running one stops at its next lease renewal)."""
+        if await self.queue.cancel(run_id, actor=actor):
+            run = await self.store.get_run(run_id)
+            await self.emit("run.cancelled", run_id=run_id, thread_id=run.thread_id, error=None)
+            return run
+        return await self.store.get_run(run_id)
+
     async def _enqueue(
         self, thread_id: str, run_input: dict[str, Any], actor: str, *, resume_key: str | None = None
     ) -> Run:
@@ -498,16 +522,40 @@ class ServiceRuntime:
                 return False
 
     async def _run_graph(self, run: Run, graph_input: Any, fence: LeaseFence | None = None) -> None:
-        """Run to the next pause or the end, publishing reply tokens as they stream."""
+        """Run to the next pause or the end, publishing reply tokens as they stream, and the
+        chunks of every stream mode the run asked for (LangGraph's server API)."""
         config = self.config(run.thread_id, run.id, fence=fence)
-        if not self.settings.stream_tokens:
-            await self.graph.ainvoke(graph_input, config)
+        spec = run.input if isinstance(run.input, Mapping) else {}
+        asked = [m for m in spec.get("stream_mode") or () if m in STREAM_MODES]
+        options: dict[str, Any] = {
+            key: spec[key] for key in ("interrupt_before", "interrupt_after", "context") if spec.get(key)
+        }
+        modes: set[StreamMode] = {STREAM_MODES[m] for m in asked}
+        if self.settings.stream_tokens:
+            modes.add("messages")
+        if not modes:
+            await self.graph.ainvoke(graph_input, config, **options)
             return
-        async for chunk, _meta in self.graph.astream(graph_input, config, stream_mode="messages"):
-            if isinstance(chunk, AIMessageChunk) and isinstance(chunk.content, str) and chunk.content:
-                await self.emit(
-                    "message.delta", thread_id=run.thread_id, run_id=run.id, content=chunk.content
-                )
+        async for mode, chunk in self.graph.astream(
+            graph_input, config, stream_mode=sorted(modes), **options
+        ):
+            if mode == "messages":
+                message = chunk[0] if isinstance(chunk, tuple) else chunk
+                if (
+                    self.settings.stream_tokens
+                    and isinstance(message, AIMessageChunk)
+                    and isinstance(message.content, str)
+                    and message.content
+                ):
+                    await self.emit(
+                        "message.delta", thread_id=run.thread_id, run_id=run.id, content=message.content
+                    )
+                if "messages-tuple" not in asked:
+                    continue
+            # `content` is what PgNotifier drops from an event too large to broadcast.
+            await self.emit(
+                "run.stream", thread_id=run.thread_id, run_id=run.id, mode=mode, content=to_jsonable(chunk)
+            )
 
     async def _graph_input(self, run: Run) -> Any:
         """The input for this run; after a crash, continue from the checkpoint instead."""
@@ -527,6 +575,12 @@ class ServiceRuntime:
             return Command(resume=spec["resume"])
         if kind == "continue":
             return None
+        if kind == "graph":
+            command = spec.get("command")
+            if isinstance(command, Mapping):
+                goto = command.get("goto")
+                return Command(update=command.get("update"), goto=goto if goto is not None else ())
+            return spec.get("input")
         raise ValueError(f"unknown run input {spec!r}")
 
     async def _record_pause(
@@ -550,6 +604,7 @@ class ServiceRuntime:
                     kind="breakpoint",
                     interrupt_id=marker,
                     description=f"Paused before {list(next_nodes)}",
+                    # so the continue run works for the same person, not for whoever continued
                     requested_by=requester,
                 )
             )
@@ -604,11 +659,13 @@ class ServiceRuntime:
         actor: str | None = None,
         principal: Principal | None = None,
         status_override: str | None = None,
+        run_options: Mapping[str, Any] | None = None,
     ) -> ApprovalRequest:
         """Store a decision and resume when the interrupt is complete.
 
         People decide as a `principal` (authorization from the policy is checked here, so
         no adapter can forget it); only the service itself passes a bare system `actor`.
+        `run_options` (stream modes, per-run breakpoints, …) go to the resume run it queues.
         """
         if principal is not None:
             actor = principal.user
@@ -660,7 +717,7 @@ class ServiceRuntime:
             await self.emit("approval.decided", approval=_public(decided))
             if not by_deadline:  # the deadline's own outcome is notified as expired / escalated
                 await self.notifier.notify("approval.decided", decided)
-            await self._resume_if_complete(decided, actor)
+            await self._resume_if_complete(decided, actor, run_options)
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -668,7 +725,9 @@ class ServiceRuntime:
             log.warning("decision on %s stored; its resume waits for the database (%s)", request_id, exc)
         return decided
 
-    async def _resume_if_complete(self, decided: ApprovalRequest, actor: str) -> None:
+    async def _resume_if_complete(
+        self, decided: ApprovalRequest, actor: str, run_options: Mapping[str, Any] | None = None
+    ) -> None:
         if decided.interrupt_id is None:
             return
         siblings = await self.store.pending_for_interrupt(decided.interrupt_id)
@@ -679,6 +738,8 @@ class ServiceRuntime:
             return
         if decided.requested_by:
             resume["requester"] = decided.requested_by
+        options = {k: v for k, v in (run_options or {}).items() if k in GRAPH_RUN_KEYS and k != "command"}
+        resume = {**options, **resume}
         # Keyed by the interrupt: two processes that both see the last decision land (or the
         # reconciler after a crash) queue one resume between them.
         await self._enqueue(decided.thread_id, resume, actor, resume_key=decided.interrupt_id)
@@ -835,6 +896,27 @@ class _RunningCalls:
 
 
 _SKIP = object()
+# Stream modes of LangGraph's server API the worker publishes, and the graph's mode for each.
+STREAM_MODES: dict[str, StreamMode] = {
+    "values": "values",
+    "updates": "updates",
+    "custom": "custom",
+    "messages-tuple": "messages",
+}
+# What a run queued through LangGraph's server API keeps in its input.
+GRAPH_RUN_KEYS = frozenset(
+    {
+        "input",
+        "command",
+        "interrupt_before",
+        "interrupt_after",
+        "context",
+        "stream_mode",
+        "assistant_id",
+        "metadata",
+        "multitask_strategy",
+    }
+)
 RECONCILE_EVERY = 10  # sweeps between two reconcile passes
 RETRY_BASE_SECONDS = 0.5  # backoff of a run sent back to the queue by a storage error
 RETRY_MAX_SECONDS = 30.0

@@ -14,14 +14,14 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, replace
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
-from langchain_core.messages import AIMessage, messages_to_dict
+from langchain_core.messages import AIMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -31,7 +31,6 @@ from starlette.requests import HTTPConnection
 from langgraph_ollama_local.approvals.policy import AccessRules
 from langgraph_ollama_local.auth import (
     Principal,
-    can_edit_state,
     can_read_full_audit,
     can_start_runs,
 )
@@ -51,19 +50,18 @@ from langgraph_ollama_local.server.auth_routes import auth_router
 from langgraph_ollama_local.server.denials import DenialAggregator
 from langgraph_ollama_local.server.deps import User
 from langgraph_ollama_local.server.graphs import GraphFactory, builtin_agent
+from langgraph_ollama_local.server.langgraph_api import langgraph_api_router, missing_router
 from langgraph_ollama_local.server.outage import (
     install_outage_handling,
     mark_decision_stored,
 )
 from langgraph_ollama_local.server.schemas import (
-    MAX_THREAD_ID,
     PROBLEM_RESPONSES,
     ApproveRequest,
     ChatRequest,
     ChatResponse,
     DecisionBody,
-    RunCreate,
-    StateUpdate,
+    ThreadId,
     ThreadIdText,
 )
 from langgraph_ollama_local.server.security import (
@@ -73,6 +71,7 @@ from langgraph_ollama_local.server.security import (
     Security,
     session_secret,
 )
+from langgraph_ollama_local.server.state_edits import printable
 from langgraph_ollama_local.store.approval_store import (
     AlreadyDecidedError,
     InboxQuery,
@@ -87,7 +86,6 @@ WAIT_SECONDS = 300.0
 TOTAL_CAP = 1000  # `GET /approvals?count=capped` counts this many at most
 MONITOR_ROLE = "monitor"
 # Thread ids in paths follow the rule of bodies (`schemas.check_thread_id`).
-ThreadId = Annotated[ThreadIdText, Path(min_length=1, max_length=MAX_THREAD_ID)]
 
 
 def access_rules_for(config: LocalAgentConfig) -> AccessRules:
@@ -104,6 +102,7 @@ def create_app(
     db_url: str | None = None,
     settings: Settings | None = None,
     access: AccessRules | None = None,
+    graph_id: str = "agent",
 ) -> FastAPI:
     config = config or LocalAgentConfig()
     url = db_url or config.resolved_storage_url
@@ -203,8 +202,8 @@ def create_app(
         detail = [
             {
                 "type": error.get("type"),
-                "loc": [_printable(part) for part in error.get("loc", ())],
-                "msg": _printable(error.get("msg", "")),
+                "loc": [printable(part) for part in error.get("loc", ())],
+                "msg": printable(error.get("msg", "")),
             }
             for error in exc.errors()
         ]
@@ -263,8 +262,8 @@ def create_app(
             response=await runtime.last_reply(thread_id), pending_approval=bool(page), pending_action=action
         )
 
-    async def start_run(conn: HTTPConnection, user: Principal, thread_id: str, message: str) -> Any:
-        """Every way to start a run: start role, thread ownership (the runtime), rate and cap."""
+    async def admit_run(conn: HTTPConnection, user: Principal) -> None:
+        """What every new run must pass, whatever route starts it: start role, rate and cap."""
         allow(can_start_runs(user, rules), user)
         security.check_run_rate(user)
         runtime = rt(conn)
@@ -278,7 +277,15 @@ def create_app(
                 principal=user,
                 headers={"Retry-After": "5"},
             )
-        return await runtime.submit_message(thread_id, message, principal=user)
+
+    async def start_run(conn: HTTPConnection, user: Principal, thread_id: str, message: str) -> Any:
+        """Every way to start a run from a message: admission, then thread ownership (the runtime)."""
+        await admit_run(conn, user)
+        return await rt(conn).submit_message(thread_id, message, principal=user)
+
+    # LangGraph's server API (server/langgraph_api/) starts runs through the same doors.
+    app.state.admit_run = admit_run
+    app.state.start_message_run = start_run
 
     @app.post("/chat")
     async def chat(body: ChatRequest, request: Request, user: User) -> ChatResponse:
@@ -441,71 +448,7 @@ def create_app(
         rows = await rt(request).store.list_threads(limit, offset, reader=guard(request).reader(user))
         return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
 
-    @app.get("/threads/{thread_id}/state")
-    async def thread_state(thread_id: ThreadId, request: Request, user: User) -> Any:
-        runtime = rt(request)
-        if not (await guard(request).read(user, thread_id)).exists:
-            raise HTTPException(404, f"thread {thread_id!r} does not exist")
-        state = await runtime.graph.aget_state(runtime.config(thread_id))
-        values = dict(state.values or {})
-        if "messages" in values:
-            values["messages"] = messages_to_dict(values["messages"])
-        return {
-            "values": json.loads(json.dumps(values, default=str)),
-            "next": list(state.next),
-            "interrupts": [{"id": i.id, "value": i.value} for i in state.interrupts],
-        }
-
-    @app.post("/threads/{thread_id}/state")
-    async def update_thread_state(
-        thread_id: ThreadId, body: StateUpdate, request: Request, user: User
-    ) -> Any:
-        allow(can_edit_state(user, rules), user)
-        runtime = rt(request)
-        if not (await guard(request).read(user, thread_id)).exists:
-            raise HTTPException(404, f"thread {thread_id!r} does not exist")
-        values = dict(body.values)
-        config_of = runtime.config(thread_id)
-        before = _jsonable_state((await runtime.graph.aget_state(config_of)).values)
-        if isinstance(values.get("messages"), list):
-            from langchain_core.messages import messages_from_dict
-
-            try:
-                values["messages"] = messages_from_dict(values["messages"])
-            except Exception as exc:  # any malformed message is the caller's error, never a 500
-                raise HTTPException(
-                    422,
-                    "messages must be LangChain message dicts ({'type': 'human' | 'ai' | 'tool' | "
-                    f"'system', 'data': {{'content': ...}}}}): {type(exc).__name__}",
-                ) from exc
-            for message in values["messages"]:
-                # Marked for good: no view may present what an editor wrote as a tool's result.
-                message.additional_kwargs = {**message.additional_kwargs, "hitl_edited_by": user.user}
-        if body.as_node is not None and body.as_node not in runtime.graph.nodes:
-            raise HTTPException(
-                404,
-                f"this graph has no node {_printable(body.as_node)[:100]!r}: "
-                f"use one of {sorted(runtime.graph.nodes)}",
-            )
-        try:
-            await runtime.graph.aupdate_state(config_of, values, as_node=body.as_node)
-        except Exception as exc:
-            raise HTTPException(422, f"state update refused: {_printable(str(exc))[:500]}") from exc
-        after = _jsonable_state((await runtime.graph.aget_state(config_of)).values)
-        await runtime.store.audit(
-            actor=user.user,
-            action="thread.state_updated",
-            subject_type="thread",
-            subject_id=thread_id,
-            thread_id=thread_id,
-            data={"keys": sorted(values), "as_node": body.as_node, "changes": state_diff(before, after)},
-        )
-        return {"ok": True}
-
-    @app.post("/threads/{thread_id}/runs", status_code=202)
-    async def create_run(thread_id: ThreadId, body: RunCreate, request: Request, user: User) -> Any:
-        run = await start_run(request, user, thread_id, body.message)
-        return run_json(run)
+    # `/threads/{id}/state` and `/threads/{id}/runs` (ours and LangGraph's bodies): langgraph_api/
 
     @app.get("/runs/{run_id}")
     async def get_run(run_id: str, request: Request, user: User) -> Any:
@@ -656,48 +599,10 @@ def create_app(
         return asdict(await rt(request).store.verify_audit(anchor=anchor))
 
     app.include_router(auth_router(security))
+    app.include_router(langgraph_api_router(graph_id))
+    app.include_router(missing_router())
     mount_web(app)
     return app
-
-
-def _jsonable_state(values: Any) -> dict[str, Any]:
-    data = dict(values or {})
-    if "messages" in data:
-        data["messages"] = messages_to_dict(data["messages"])
-    result: dict[str, Any] = json.loads(json.dumps(data, default=str))
-    return result
-
-
-def state_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """What a state edit changed, in full: messages by id (added, or before/after), other keys
-    before/after. The audit entry carries it, so an edit cannot pass for history."""
-    changes: dict[str, Any] = {}
-    for key in sorted(set(before) | set(after)):
-        old, new = before.get(key), after.get(key)
-        if old == new:
-            continue
-        if key == "messages" and isinstance(old or [], list) and isinstance(new, list):
-            by_id = {m.get("data", {}).get("id"): m for m in old or []}
-            added, changed = [], []
-            for message in new:
-                prior = by_id.get(message.get("data", {}).get("id"))
-                if prior is None:
-                    added.append(message)
-                elif prior != message:
-                    changed.append({"before": prior, "after": message})
-            kept = {m.get("data", {}).get("id") for m in new}
-            removed = [m for m in old or [] if m.get("data", {}).get("id") not in kept]
-            changes[key] = {"added": added, "changed": changed, "removed": removed}
-        else:
-            changes[key] = {"before": old, "after": new}
-    return changes
-
-
-def _printable(value: Any) -> Any:
-    """Text safe to put in a JSON answer (unencodable code points escaped)."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
 
 
 def last_ai_text(messages: list[Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 MAX_MESSAGE = 20_000
@@ -136,3 +137,6 @@ PROBLEM_RESPONSES[413] = {
     "description": "Request body over auth.max_body_bytes (HITL_AUTH__MAX_BODY_BYTES)",
     "content": {"text/plain": {"schema": {"type": "string"}}},
 }
+
+
+ThreadId = Annotated[ThreadIdText, Path(min_length=1, max_length=MAX_THREAD_ID)]

@@ -1,7 +1,8 @@
 """Authentication, CSRF, rate limits and denials for the HTTP service.
 
 Credentials, in order: `Authorization: Bearer` (an API token from `hitl tokens`, or a
-JWT when an issuer is configured), then the web page's signed session cookie. A cookie
+JWT when an issuer is configured; LangGraph's clients send the same as `x-api-key`), then
+the web page's signed session cookie. A cookie
 alone never authorizes a state-changing request: it must come with the session's CSRF
 token in `X-CSRF-Token` (double submit), and the cookie is `SameSite=Strict`.
 Every refusal is an `AuthError`, which the app answers with 401/403/429 and records in
@@ -30,6 +31,7 @@ from langgraph_ollama_local.store.tokens import TokenStore
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "x-csrf-token"
+API_KEY_HEADER = "x-api-key"  # what LangGraph's clients send; the same tokens as Bearer
 SESSION_COOKIE = "hitl_session"
 ANONYMOUS = "anonymous"
 
@@ -91,6 +93,8 @@ class Security:
     async def authenticate(self, conn: HTTPConnection) -> Principal:
         """Who this request acts as; raises a 401 `AuthError` when nobody is proven."""
         header = conn.headers.get("authorization")
+        if header is None and conn.headers.get(API_KEY_HEADER):
+            header = f"Bearer {conn.headers[API_KEY_HEADER]}"  # langgraph-sdk's `api_key`
         if header is not None:
             return await self._bearer(header)
         session = conn.scope.get("session") or {}

@@ -9,13 +9,14 @@ the other gets `AlreadyDecidedError`, and a decision after the deadline changes 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, cast, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -154,6 +155,56 @@ def _to_run(row: Any) -> Run:
     return Run(**data)
 
 
+ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
+# A thread's status is its latest run's: LangGraph's four words over our run states.
+RUN_STATUSES_OF_THREAD: dict[str, tuple[str, ...]] = {
+    "idle": ("succeeded", "cancelled"),
+    "busy": ("queued", "running"),
+    "interrupted": ("paused",),
+    "error": ("failed",),
+}
+
+
+@dataclass(frozen=True)
+class ThreadQuery:
+    ids: Sequence[str] | None = None
+    status: ThreadStatus | None = None
+    metadata: dict[str, Any] | None = None
+    limit: int = 10
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None
+    metadata: dict[str, Any]
+    status: ThreadStatus
+    run_status: str | None
+
+
+def _to_thread(row: Any) -> ThreadRow:
+    data = row._mapping
+    created = as_utc(data["created_at"])
+    run_at = as_utc(data["run_at"]) if data["run_at"] is not None else created
+    run_status = data["run_status"]
+    status: ThreadStatus = "idle"
+    for name, statuses in RUN_STATUSES_OF_THREAD.items():
+        if run_status in statuses:
+            status = name  # type: ignore[assignment]
+    return ThreadRow(
+        id=data["id"],
+        created_at=created,
+        updated_at=max(created, run_at),
+        created_by=data["created_by"],
+        metadata=dict(data["meta"] or {}),
+        status=status,
+        run_status=run_status,
+    )
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -235,11 +286,19 @@ class ApprovalStore:
 
     # -- threads and runs ---------------------------------------------------------------
 
-    async def ensure_thread(self, thread_id: str, *, actor: str, title: str | None = None) -> str:
+    async def ensure_thread(
+        self,
+        thread_id: str,
+        *,
+        actor: str,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
         """Create the thread row, owned by `actor`, if missing; returns the thread's owner.
 
         Of two people creating the same new thread at once, one insert wins and both are
         told that winner, so nobody posts into a thread that became someone else's.
+        `metadata` is LangGraph's thread metadata (`threads.create(metadata=…)`).
         """
         try:
             async with self.engine.begin() as conn:
@@ -252,7 +311,12 @@ class ApprovalStore:
                     return str(row.owner or row.created_by or actor)
                 await conn.execute(
                     insert(threads).values(
-                        id=thread_id, created_at=utcnow(), created_by=actor, owner=actor, title=title
+                        id=thread_id,
+                        created_at=utcnow(),
+                        created_by=actor,
+                        owner=actor,
+                        title=title,
+                        meta=metadata,
                     )
                 )
                 await append_audit(
@@ -262,7 +326,7 @@ class ApprovalStore:
                     subject_type="thread",
                     subject_id=thread_id,
                     thread_id=thread_id,
-                    data={"owner": actor},
+                    data={"owner": actor, **({"metadata": metadata} if metadata else {})},
                 )
                 return actor
         except IntegrityError:
@@ -270,6 +334,67 @@ class ApprovalStore:
             if facts.owner is None:  # pragma: no cover - the conflicting row cannot vanish
                 raise
             return facts.owner
+
+    async def search_threads(self, query: ThreadQuery) -> list[ThreadRow]:
+        """Threads with the status of their latest run, newest first (LangGraph's threads.search).
+
+        Status and metadata are filtered in SQL, so a search never loads every thread.
+        """
+        latest = (
+            select(runs.c.status)
+            .where(runs.c.thread_id == threads.c.id)
+            .order_by(runs.c.created_at.desc(), runs.c.id.desc())
+            .limit(1)
+            .correlate(threads)
+            .scalar_subquery()
+        )
+        touched = (
+            select(func.max(runs.c.created_at))
+            .where(runs.c.thread_id == threads.c.id)
+            .correlate(threads)
+            .scalar_subquery()
+        )
+        stmt = select(threads, latest.label("run_status"), touched.label("run_at"))
+        if query.ids is not None:
+            stmt = stmt.where(threads.c.id.in_(query.ids))
+        if query.status is not None:
+            statuses = RUN_STATUSES_OF_THREAD[query.status]
+            condition: ColumnElement[bool] = latest.in_(statuses)
+            if query.status == "idle":
+                condition = or_(condition, latest.is_(None))
+            stmt = stmt.where(condition)
+        for key, value in (query.metadata or {}).items():
+            stmt = stmt.where(self._metadata_matches(key, value))
+        stmt = (
+            stmt.order_by(threads.c.created_at.desc(), threads.c.id).limit(query.limit).offset(query.offset)
+        )
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(stmt)
+            return [_to_thread(r) for r in rows]
+
+    def _metadata_matches(self, key: str, value: Any) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return cast(threads.c.meta, JSONB).contains({key: value})
+        path = '$."' + key.replace('"', "") + '"'
+        found = func.json_extract(threads.c.meta, path)
+        if value is None:
+            return found.is_(None)
+        if isinstance(value, (dict, list)):
+            return func.json(found) == func.json(json.dumps(value))
+        return found == value
+
+    async def get_thread(self, thread_id: str) -> ThreadRow:
+        found = await self.search_threads(ThreadQuery(ids=[thread_id], limit=1))
+        if not found:
+            raise NotFoundError(f"thread {thread_id!r} does not exist")
+        return found[0]
+
+    async def run_by_resume_key(self, resume_key: str) -> Run | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(runs).where(runs.c.resume_key == resume_key))).first()
+        return _to_run(row) if row is not None else None
 
     async def thread_exists(self, thread_id: str) -> bool:
         async with self.engine.connect() as conn:

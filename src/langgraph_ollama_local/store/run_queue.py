@@ -234,6 +234,34 @@ class RunQueue:
                 await self._announce(conn, run_id)
         return bool(result.rowcount)
 
+    async def cancel(self, run_id: str, *, actor: str) -> bool:
+        """Mark a queued or running run cancelled; False when it had already ended.
+
+        A running run's worker learns it at its next lease renewal (the renewal only holds
+        a run that is still "running") and stops the graph there; its finish is fenced off.
+        """
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status.in_(ACTIVE))
+                .values(
+                    status="cancelled", finished_at=self._clock(), lease_owner=None, lease_expires_at=None
+                )
+                .returning(runs.c.thread_id)
+            )
+            thread_id = result.scalar()
+            if thread_id is None:
+                return False
+            await append_audit(
+                conn,
+                actor=actor,
+                action="run.cancelled",
+                subject_type="run",
+                subject_id=run_id,
+                thread_id=thread_id,
+            )
+        return True
+
     async def release_owned_by(self, worker_id: str) -> int:
         """Give back every run a stopping worker holds, so others take them at once."""
         async with self.engine.begin() as conn:

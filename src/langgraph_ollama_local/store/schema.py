@@ -35,6 +35,9 @@ threads = Table(
     # Whoever started the thread's first run: reads and writes it (auth/threads.py).
     Column("owner", String(200)),
     Index("ix_hitl_threads_owner", "owner", "created_at"),
+    # LangGraph's thread metadata (`threads.create(metadata=…)`, searched by `threads.search`).
+    Column("meta", JSON),
+    Index("ix_hitl_threads_created", "created_at"),
 )
 
 runs = Table(
