@@ -9,7 +9,7 @@ import pytest
 
 from langgraph_ollama_local import ApprovalPolicy, create_approval_agent
 from langgraph_ollama_local.auth import Principal
-from langgraph_ollama_local.runtime.service import InvalidDecisionError, ServiceRuntime, Settings
+from langgraph_ollama_local.runtime.service import DecisionForbiddenError, InvalidDecisionError, ServiceRuntime, Settings
 from langgraph_ollama_local.store import open_async_checkpointer
 from langgraph_ollama_local.store.approval_store import AlreadyDecidedError, ApprovalStore, InboxQuery
 from langgraph_ollama_local.testing import ScriptedChatModel, email_assistant_script
@@ -90,6 +90,14 @@ async def test_edit_through_the_runtime(store_url, tmp_path):
             args = {"to": "carol@example.com", "subject": "s", "body": "b"}
             decided = await runtime.decide(request.id, {"type": "edit", "args": args}, principal=approver("bob"))
             assert decided.status == "edited" and decided.edited_args == args
+            await runtime.idle()
+            # Separation of duties: the edited call is a new call, reviewed by someone else.
+            assert spy.emails == []
+            (again,) = await pending(runtime)
+            assert again.args == args and again.id != request.id
+            with pytest.raises((InvalidDecisionError, DecisionForbiddenError)):
+                await runtime.decide(again.id, {"type": "approve"}, principal=approver("bob"))
+            await runtime.decide(again.id, {"type": "approve"}, principal=approver("dave"))
             await runtime.idle()
             assert spy.emails == [args]
         finally:

@@ -74,6 +74,37 @@ def test_two_stages_two_people_never_the_requester(svc):
     assert svc.client("root").get("/audit/verify").json()["ok"] is True
 
 
+def test_the_last_approver_cannot_rewrite_a_two_stage_call(tmp_path):
+    """Insider finding 1: an edit at the last stage is a new call; every stage sees it anew."""
+    users = {"alice": ("requester",), "bob": ("approver",), "carol": ("finance",), "dave": ("approver", "finance")}
+    svc = launch(tmp_path, users=users, env={"HITL_AUTH__DECISION_RATE": "100/minute"})
+    try:
+        item = start_email(svc, to="partner@example.com")
+        decide = lambda user, item_id, body: svc.client(user).post(f"/approvals/{item_id}/decision", json=body)  # noqa: E731
+        approve = {"type": "approve"}
+        assert decide("bob", item["id"], approve).status_code == 200
+        (stage2,) = wait_until(lambda: svc.client("dave").get("/approvals", params={"thread_id": "t1"}).json()["items"])
+        assert stage2["stage"] == "finance"
+        hijack = {"type": "edit", "args": {"to": "attacker@evil.example.com", "subject": "s", "body": "b"}}
+        assert decide("dave", stage2["id"], hijack).status_code == 200
+        again = wait_until(lambda: [i for i in svc.client("bob").get("/approvals", params={"thread_id": "t1"}).json()["items"]
+                                    if i["args"]["to"] == "attacker@evil.example.com"])
+        (first,) = again
+        assert first["stage"] == "manager"  # back to the first stage, with the edited arguments
+        assert svc.outbox() == []  # the edit approved nothing
+        barred = decide("dave", first["id"], approve)
+        assert barred.status_code in (403, 422) and "another person" in barred.text  # the editor may approve no stage
+        assert decide("bob", first["id"], approve).status_code == 200  # bob sees the new call
+        (last,) = wait_until(lambda: [i for i in svc.client("carol").get("/approvals", params={"thread_id": "t1"}).json()["items"]
+                                      if i["stage"] == "finance"])
+        assert decide("dave", last["id"], approve).status_code in (403, 422)
+        assert svc.outbox() == []
+        assert decide("carol", last["id"], approve).status_code == 200
+        assert wait_until(svc.outbox)
+    finally:
+        svc.stop()
+
+
 def test_requester_with_approver_role_still_cannot_approve_own_request(tmp_path):
     svc = launch(tmp_path, users={"alice": ("requester", "approver"), "root": ("admin",)})
     try:

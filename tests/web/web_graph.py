@@ -64,7 +64,9 @@ class StreamingScriptedModel(ScriptedChatModel):
 
 tools = [*default_tools(LocalAgentConfig()), transfer]
 
-policy = ApprovalPolicy.from_mapping({"default": "allow", "tools": {
+# One reviewer edits and approves in these tests: an edit is that reviewer's approval (under
+# separation of duties an edited call would go to someone else; tests/server/test_security.py).
+policy = ApprovalPolicy.from_mapping({"default": "allow", "access": {"self_approval": True}, "tools": {
     "send_email": {"allowed_decisions": DECISIONS, "stages": [{"role": "approver", "timeout_seconds": 3600}]},
     "get_weather": {"allowed_decisions": DECISIONS, "stages": [{"role": "approver", "timeout_seconds": 60}]},
     "transfer": {"allowed_decisions": DECISIONS, "stages": [{"role": "finance"}]},
