@@ -294,6 +294,11 @@ def test_stream_crosses_processes_on_postgres(tmp_path, pg_url):
         joined = [(p.event, p.data) for p in alice.runs.join_stream(thread, parts[0][1]["run_id"], stream_mode="values")]
         assert [e for e, _ in joined] == ["metadata", "values", "end"]
         assert "dave@example.com" in joined[1][1]["messages"][-1]["content"]
+        # a values chunk too large for NOTIFY (8000 bytes) is read from the checkpoint instead
+        big = new_thread(alice)
+        long = {"messages": [{"role": "user", "content": "x" * 9000}]}
+        values = [d for e, d in stream_parts(alice, big, input=long, stream_mode="values") if e == "values"]
+        assert values and values[-1]["messages"][-1]["content"] == "You said: " + "x" * 9000
         assert alice.runs.get(idle, queued["run_id"])["status"] == "interrupted"
         assert alice.threads.get_state(idle)["values"] == {} and sent_to(api) == ["dave@example.com"]
     finally:
