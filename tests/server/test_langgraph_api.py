@@ -104,6 +104,8 @@ def test_discovery_threads_and_501(svc):
     assert alice.assistants.get(assistant["assistant_id"])["assistant_id"] == alice.assistants.get("agent")["assistant_id"]
     with pytest.raises(NotFoundError):
         alice.assistants.get("nope")
+    assert "messages" in alice.assistants.get_schemas("agent")["state_schema"]["properties"]
+    assert {n["id"] for n in alice.assistants.get_graph("agent")["nodes"]} >= {"agent", "tools"}
     thread = alice.threads.create(thread_id=f"t-{uuid.uuid4().hex[:6]}", metadata={"team": "ops"})
     assert thread["status"] == "idle" and thread["metadata"] == {"team": "ops"}
     with pytest.raises(ConflictError):
