@@ -104,6 +104,8 @@ def test_discovery_threads_and_501(svc):
     assert alice.assistants.get(assistant["assistant_id"])["assistant_id"] == alice.assistants.get("agent")["assistant_id"]
     with pytest.raises(NotFoundError):
         alice.assistants.get("nope")
+    assert "messages" in alice.assistants.get_schemas("agent")["state_schema"]["properties"]
+    assert {n["id"] for n in alice.assistants.get_graph("agent")["nodes"]} >= {"agent", "tools"}
     thread = alice.threads.create(thread_id=f"t-{uuid.uuid4().hex[:6]}", metadata={"team": "ops"})
     assert thread["status"] == "idle" and thread["metadata"] == {"team": "ops"}
     with pytest.raises(ConflictError):
@@ -294,6 +296,11 @@ def test_stream_crosses_processes_on_postgres(tmp_path, pg_url):
         joined = [(p.event, p.data) for p in alice.runs.join_stream(thread, parts[0][1]["run_id"], stream_mode="values")]
         assert [e for e, _ in joined] == ["metadata", "values", "end"]
         assert "dave@example.com" in joined[1][1]["messages"][-1]["content"]
+        # a values chunk too large for NOTIFY (8000 bytes) is read from the checkpoint instead
+        big = new_thread(alice)
+        long = {"messages": [{"role": "user", "content": "x" * 9000}]}
+        values = [d for e, d in stream_parts(alice, big, input=long, stream_mode="values") if e == "values"]
+        assert values and values[-1]["messages"][-1]["content"] == "You said: " + "x" * 9000
         assert alice.runs.get(idle, queued["run_id"])["status"] == "interrupted"
         assert alice.threads.get_state(idle)["values"] == {} and sent_to(api) == ["dave@example.com"]
     finally:

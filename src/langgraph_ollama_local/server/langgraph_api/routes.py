@@ -176,7 +176,8 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
             "graph_id": graph_id,
             "input_schema": schema(graph.get_input_jsonschema),
             "output_schema": schema(graph.get_output_jsonschema),
-            "state_schema": schema(lambda: graph.get_output_jsonschema()),
+            # a StateGraph's output is its whole state unless it declares another output schema
+            "state_schema": schema(graph.get_output_jsonschema),
             "config_schema": schema(graph.get_config_jsonschema),
             "context_schema": schema(graph.get_context_jsonschema),
         }
