@@ -116,8 +116,11 @@ class NotificationDispatcher(Notifier):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for batch in list(self._batches):
-            batch.cancel()
+        if self._batches:  # let sends in flight end and be recorded (each is bounded by its timeout)
+            _, late = await asyncio.wait(set(self._batches), timeout=self._send_timeout + 5)
+            for batch in late:
+                batch.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self._client.aclose()
 
     async def _loop(self) -> None:

@@ -773,12 +773,18 @@ class ApprovalStore:
             ids = list((await conn.execute(due)).scalars())
             if not ids:
                 return []
-            await conn.execute(
+            # Conditional: on SQLite the read above takes no lock, so two passes may see the
+            # same rows; only the one whose update still finds them due takes them.
+            rows = await conn.execute(
                 update(notifications)
-                .where(notifications.c.id.in_(ids))
+                .where(
+                    notifications.c.id.in_(ids),
+                    notifications.c.status == "pending",
+                    notifications.c.next_attempt_at <= now,
+                )
                 .values(next_attempt_at=now + timedelta(seconds=claim_seconds))
+                .returning(*notifications.c)
             )
-            rows = await conn.execute(select(notifications).where(notifications.c.id.in_(ids)))
             return sorted((dict(r._mapping) for r in rows), key=lambda r: ids.index(r["id"]))
 
     async def mark_notification(
