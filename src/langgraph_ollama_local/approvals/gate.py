@@ -411,6 +411,7 @@ def _run_stages(
             call_count=count,
             prior=review.trail,
             provenance=review.provenance,
+            barred=sorted(review.barred),
         )
         schema = decision_response_schema(
             review.verdict.allowed_decisions,

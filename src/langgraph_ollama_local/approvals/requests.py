@@ -60,6 +60,7 @@ def approval_payload(
     call_count: int,
     prior: Sequence[Mapping[str, Any]] = (),
     provenance: Mapping[str, Any] | None = None,
+    barred: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The value our gate passes to `interrupt()` for one call at one stage."""
     description = verdict.description or f"Approve {name} with args {dict(args)}?"
@@ -97,6 +98,9 @@ def approval_payload(
             "prior_decisions": [dict(p) for p in prior],
             "notes": list(verdict.notes),
             "provenance": dict(provenance) if provenance is not None else None,
+            # Who may not decide this stage: approvers of earlier stages of this version of
+            # the call, and its editors (the gate's rule; the service checks the same list).
+            "barred_actors": sorted(barred),
         },
     }
 

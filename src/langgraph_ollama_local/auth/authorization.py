@@ -92,7 +92,12 @@ def can_decide(principal: Principal, request: ApprovalRequest, rules: AccessRule
 
 
 def _earlier_deciders(payload: Any) -> set[str]:
+    """Who the gate bars from this stage (`hitl.barred_actors`: earlier approvers of this
+    version of the call, and its editors); older payloads: everyone in the trail."""
     hitl = payload.get("hitl") if isinstance(payload, Mapping) else None
+    barred = hitl.get("barred_actors") if isinstance(hitl, Mapping) else None
+    if isinstance(barred, list):
+        return {str(actor) for actor in barred}
     prior = hitl.get("prior_decisions") if isinstance(hitl, Mapping) else None
     if not isinstance(prior, list):
         return set()

@@ -63,14 +63,18 @@ def _encodable(value: Any, where: str = "body") -> None:
             _encodable(item, where)
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UnicodeBody(BaseModel):
+    """A body whose every string (keys too) is valid Unicode, or a 422 naming where."""
 
     @model_validator(mode="before")
     @classmethod
     def _text_is_unicode(cls, data: Any) -> Any:
         _encodable(data)
         return data
+
+
+class _Body(UnicodeBody):
+    model_config = ConfigDict(extra="forbid")
 
 
 class ChatRequest(_Body):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from langgraph_ollama_local.server.schemas import MAX_MESSAGE
+from langgraph_ollama_local.server.schemas import MAX_MESSAGE, UnicodeBody
 
 
 def _utf8(text: str) -> str:
@@ -28,7 +28,10 @@ ID = Field(default=None, min_length=1, max_length=200)
 NodeList = list[Text] | Literal["*"] | None
 
 
-class _Body(BaseModel):
+class _Body(UnicodeBody):
+    """Every LangGraph body: unknown fields refused, and text that is not Unicode (a lone
+    surrogate) a 422 like on our own routes, before it can reach the store or the audit log."""
+
     model_config = ConfigDict(extra="forbid")
 
     def unsupported(self, *names: str) -> list[str]:

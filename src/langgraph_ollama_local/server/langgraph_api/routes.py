@@ -604,12 +604,17 @@ def our_run(run: Run) -> dict[str, Any]:
 
 def parse_messages(raw: list[Any]) -> list[Any]:
     """Messages as our dicts (`{"type", "data"}`) or LangGraph's (`{"role"|"type", "content"}`)."""
+    if not all(isinstance(m, Mapping) for m in raw):
+        raise HTTPException(
+            422,
+            "messages must be a list of message objects ({'type'|'role', 'content'} or our {'type', 'data'})",
+        )
     try:
-        if all(isinstance(m, Mapping) and "data" in m for m in raw):
+        if all("data" in m for m in raw):
             return messages_from_dict(raw)
         return convert_to_messages(raw)
-    except (KeyError, TypeError, ValueError, NotImplementedError) as exc:
-        raise HTTPException(422, f"messages must be LangChain message dicts: {exc}") from exc
+    except Exception as exc:  # any malformed message is the caller's error, never a 500
+        raise HTTPException(422, f"messages must be LangChain message dicts: {type(exc).__name__}") from exc
 
 
 def sse(event: str, data: Any, seq: int) -> dict[str, str]:
