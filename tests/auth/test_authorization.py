@@ -118,3 +118,14 @@ def test_who_may_read_and_write_a_thread():
         denied = can_write_thread(who, facts, rules)
         assert denied is not None and denied.rule == "thread.write"
     assert can_write_thread(Principal("dave"), ThreadFacts("new", exists=False), rules) is None
+
+
+def test_the_loser_of_a_race_learns_who_won_a_stranger_nothing():
+    from langgraph_ollama_local.auth import ThreadFacts, can_see_request
+
+    rules = AccessRules()
+    decided = request(status="approved", decided_by="bob")
+    facts = ThreadFacts("t", exists=True, owner="alice", participants=frozenset({"alice", "bob"}))
+    assert can_see_request(Principal("carol", frozenset({"approver"})), decided, facts, rules) is None
+    assert can_see_request(Principal("dave", frozenset({"finance"})), decided, facts, rules) is not None
+    assert can_see_request(Principal("alice"), decided, facts, rules) is None  # her own thread

@@ -15,6 +15,7 @@ from langgraph_ollama_local.auth.identity import SYSTEM_PREFIX, Principal, check
 from langgraph_ollama_local.auth.threads import (
     ThreadFacts,
     can_read_thread,
+    can_see_request,
     can_write_thread,
     event_thread_id,
     reads_every_thread,
@@ -31,6 +32,7 @@ __all__ = [
     "can_edit_state",
     "can_read_full_audit",
     "can_read_thread",
+    "can_see_request",
     "can_start_runs",
     "can_write_thread",
     "check_user_name",

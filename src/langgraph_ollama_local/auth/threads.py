@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph_ollama_local.approvals.lifecycle import ApprovalRequest
 from langgraph_ollama_local.approvals.policy import AccessRules
 from langgraph_ollama_local.auth.authorization import Denied
 from langgraph_ollama_local.auth.identity import Principal
@@ -59,6 +60,21 @@ def can_read_thread(principal: Principal, facts: ThreadFacts, rules: AccessRules
         f"{rules.admin_role!r} role and access.read_roles {list(rules.read_roles)} may",
         rule="thread.read",
     )
+
+
+def can_see_request(
+    principal: Principal, request: ApprovalRequest, facts: ThreadFacts, rules: AccessRules
+) -> Denied | None:
+    """Answering about one request (a decision, and the 409 when it was decided first) is for
+    those who may read its thread and for those who could have decided it: the loser of a race
+    between two approvers learns who won, a stranger learns nothing."""
+    if can_read_thread(principal, facts, rules) is None:
+        return None
+    if request.kind == "question" and request.requested_by == principal.user:
+        return None
+    if principal.has_role(request.required_role or DEFAULT_ITEM_ROLE):
+        return None
+    return can_read_thread(principal, facts, rules)
 
 
 def can_write_thread(principal: Principal, facts: ThreadFacts, rules: AccessRules) -> Denied | None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from langgraph_ollama_local.approvals.lifecycle import ApprovalRequest
 from langgraph_ollama_local.approvals.policy import AccessRules
 from langgraph_ollama_local.auth import (
     Principal,
     ThreadFacts,
     can_read_thread,
+    can_see_request,
     event_thread_id,
     reads_every_thread,
 )
@@ -42,6 +44,13 @@ class ThreadGuard:
         if denied is not None:
             raise AuthError.forbidden(denied, principal)
         return facts
+
+    async def decide_on(self, principal: Principal, request: ApprovalRequest) -> None:
+        """403 unless this person may read the request's thread or could have decided it."""
+        facts = await self.store.thread_facts(request.thread_id)
+        denied = can_see_request(principal, request, facts, self.rules)
+        if denied is not None:
+            raise AuthError.forbidden(denied, principal)
 
     def events(self, principal: Principal) -> EventFilter:
         return EventFilter(self, principal)

@@ -524,7 +524,7 @@ def create_app(
     async def decide(request_id: str, body: DecisionBody, request: Request, user: User) -> Any:
         security.check_decision_rate(user)
         runtime = rt(request)
-        await guard(request).read(user, (await runtime.store.get(request_id)).thread_id)
+        await guard(request).decide_on(user, await runtime.store.get(request_id))
         answer: Any
         if body.type == "answer":
             answer = body.value
