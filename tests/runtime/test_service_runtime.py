@@ -9,7 +9,12 @@ import pytest
 
 from langgraph_ollama_local import ApprovalPolicy, create_approval_agent
 from langgraph_ollama_local.auth import Principal
-from langgraph_ollama_local.runtime.service import DecisionForbiddenError, InvalidDecisionError, ServiceRuntime, Settings
+from langgraph_ollama_local.runtime.service import (
+    DecisionForbiddenError,
+    InvalidDecisionError,
+    ServiceRuntime,
+    Settings,
+)
 from langgraph_ollama_local.store import open_async_checkpointer
 from langgraph_ollama_local.store.approval_store import AlreadyDecidedError, ApprovalStore, InboxQuery
 from langgraph_ollama_local.testing import ScriptedChatModel, email_assistant_script
