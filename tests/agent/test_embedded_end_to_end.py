@@ -83,12 +83,14 @@ def test_reject_sends_nothing_and_the_model_answers(agent_and_inbox):
 
 def _bench():
     import importlib.util
+    import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / "bench" / "agent_quality.py"
     spec = importlib.util.spec_from_file_location("agent_quality_bench", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
 

@@ -59,6 +59,7 @@ from langgraph_ollama_local.llm.embedded.tool_calls import parse_tool_calls
 from langgraph_ollama_local.llm.errors import ModelNotInstalledError, ProviderError
 
 STOP = ("<|im_end|>", "<|endoftext|>")
+PROMPT_CACHE_BYTES = 512 * 1024 * 1024  # per loaded model
 _TOOL_TAG = "<tool_call>"
 _FENCE = "```"
 
@@ -158,6 +159,13 @@ def load_model(path: str, n_ctx: int, n_threads: int | None) -> LoadedModel:
                 "(`hitl doctor` verifies the packaged one)",
                 fix="hitl doctor",
             ) from exc
+        # Guided turns alternate prompt families on one context (plan / act / answer): keep
+        # each family's evaluated prefix in RAM, so switching back re-evaluates only the new
+        # tail instead of the whole few-shot or tool-schema prefix (llama.cpp's own KV reuse
+        # only covers the previous prompt).
+        from llama_cpp.llama_cache import LlamaRAMCache
+
+        llama.set_cache(LlamaRAMCache(capacity_bytes=PROMPT_CACHE_BYTES))
         source = llama.metadata.get("tokenizer.chat_template")
         loaded = LoadedModel(
             llama=llama,
