@@ -88,16 +88,20 @@ async def test_the_token_is_the_attempt_so_one_process_taking_over_its_own_run_i
         await store.close()
 
 
-async def test_a_lease_run_out_on_the_database_clock_confirms_nothing_even_before_a_takeover(store_url):
+async def test_a_lease_run_out_is_renewed_if_nobody_took_it_and_refused_once_somebody_did(store_url):
+    """Safety is the token: a stalled holder that wakes before any takeover still holds the
+    run (nobody else drives the thread); once taken over, it records nothing."""
     store = await ApprovalStore.open(store_url)
     queue = RunQueue(store.engine)
     try:
         await queue.enqueue("t", {}, actor="u")
         run = await queue.claim("w1", 30)
         fence = LeaseFence(run.id, "w1", run.attempts, 30)
-        await _expire(store, run.id)  # nobody took it yet; the stalled holder wakes up
-        with pytest.raises(FencedOffError):
-            await SqlExecutionLedger(store.engine).fenced(fence).abegin("t/m/call-1", **CALL)
+        await _expire(store, run.id)  # the holder stalled past its lease; nobody took it yet
+        assert await SqlExecutionLedger(store.engine).fenced(fence).abegin("t/m/call-1", **CALL) is None
+        assert await queue.claim("w2", 30) is None  # the confirm renewed the lease
+        await _expire(store, run.id)
+        assert (await queue.claim("w2", 30)).attempts == run.attempts + 1  # now it is taken over
         item = NewRequest(kind="breakpoint", interrupt_id=f"breakpoint:{run.id}", description="Paused")
         with pytest.raises(FencedOffError, match="inbox items"):
             await store.record_requests("t", run.id, [item], fence=fence)

@@ -438,6 +438,7 @@ class ServiceRuntime:
             return
         finally:
             heartbeat.cancel()
+            self._calls.forget(run.thread_id)  # calls cut off with the run end with it
         if status == "fenced":
             log.warning("run %s: %s; this attempt stopped", run.id, error)
             return
@@ -883,6 +884,11 @@ class _RunningCalls:
 
     def done(self, key: str) -> None:
         self.keys.discard(key)
+        self._changed.set()
+
+    def forget(self, thread_id: str) -> None:
+        """A run's execution ended: none of its calls (keys `thread/message/call`) runs any more."""
+        self.keys -= {key for key in self.keys if key.rsplit("/", 2)[0] == thread_id}
         self._changed.set()
 
     async def settled(self, within: float) -> bool:

@@ -45,17 +45,18 @@ def held_by(fence: LeaseFence) -> ColumnElement[bool]:
 
 
 async def confirm_lease(conn: AsyncConnection, fence: LeaseFence) -> bool:
-    """Inside the caller's transaction: does the database confirm this lease right now?
+    """Inside the caller's transaction: does the database confirm this worker holds the run?
 
-    True extends the lease and write-locks the run's row until the transaction ends, so
-    no takeover can commit between this check and what the caller writes next. False
-    when the run was taken over, finished, or its lease ran out on the database's clock.
+    The token decides, not the time: a takeover changes the owner and counts the attempt
+    up, so False means another worker took the run (or it ended). True renews the lease on
+    the database's clock and write-locks the run's row until the transaction ends, so no
+    takeover can commit between this check and what the caller writes next. A lease that
+    ran out while nobody took the run is renewed here, like the heartbeat does: nobody
+    else drives the thread, and throwing the work away would only slow a loaded machine.
     """
     dialect = conn.dialect.name
     result = await conn.execute(
-        update(runs)
-        .where(held_by(fence), runs.c.lease_expires_at > db_now(dialect))
-        .values(lease_expires_at=db_now(dialect, fence.lease_seconds))
+        update(runs).where(held_by(fence)).values(lease_expires_at=db_now(dialect, fence.lease_seconds))
     )
     return result.rowcount == 1
 
