@@ -115,7 +115,8 @@ def test_discovery_threads_and_501(svc):
     found = alice.threads.search(metadata={"team": "ops"}, limit=100)
     assert [t["thread_id"] for t in found] == [thread["thread_id"]]
     assert alice.threads.search(ids=[thread["thread_id"]], status="interrupted") == []
-    with pytest.raises(NotFoundError):
+    # Another person's thread and no thread at all get the same 403: ids leak nothing.
+    with pytest.raises(PermissionDeniedError):
         alice.threads.get("no-such-thread")
     # unimplemented routes answer 501 with what is missing, never 404
     for call in (lambda: alice.threads.copy(thread["thread_id"]), lambda: alice.crons.search(),
@@ -206,8 +207,7 @@ def test_own_resume_is_refused_and_nothing_runs(svc):
     assert tool_messages(carol, thread) == []
     pending = svc.client("root").get("/approvals", params={"thread_id": thread}).json()["items"]
     assert [p["status"] for p in pending] == ["pending"]
-    denied = [e for e in svc.client("root").get("/audit", params={"thread_id": None, "limit": 1000}).json()
-              if e["action"] == "auth.denied" and thread in e["subject_id"]]
+    denied = [e for e in svc.audit() if e["action"] == "auth.denied" and thread in e["subject_id"]]
     assert {e["actor"] for e in denied} == {"carol", "alice"}
     # a resume on a thread that waits for nothing, and a new input while waiting, are refused
     with pytest.raises(ConflictError):

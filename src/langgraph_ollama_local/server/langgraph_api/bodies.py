@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StrictInt, model_validator
 
 from langgraph_ollama_local.server.schemas import MAX_MESSAGE, UnicodeBody
 
@@ -53,8 +53,8 @@ class ThreadSearch(_Body):
     metadata: dict[str, Any] | None = None
     values: dict[str, Any] | None = None
     status: Literal["idle", "busy", "interrupted", "error"] | None = None
-    limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=10**9)
+    limit: StrictInt = Field(default=10, ge=1, le=1000)
+    offset: StrictInt = Field(default=0, ge=0, le=10**9)
     sort_by: Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] | None = None
     sort_order: Literal["asc", "desc"] | None = None
     select: list[str] | None = None
@@ -65,15 +65,15 @@ class AssistantSearch(_Body):
     metadata: dict[str, Any] | None = None
     graph_id: str | None = None
     name: str | None = None
-    limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=10**9)
+    limit: StrictInt = Field(default=10, ge=1, le=1000)
+    offset: StrictInt = Field(default=0, ge=0, le=10**9)
     sort_by: str | None = None
     sort_order: Literal["asc", "desc"] | None = None
     select: list[str] | None = None
 
 
 class HistoryQuery(_Body):
-    limit: int = Field(default=10, ge=1, le=1000)
+    limit: StrictInt = Field(default=10, ge=1, le=1000)
     before: dict[str, Any] | str | None = None
     metadata: dict[str, Any] | None = None
     checkpoint: dict[str, Any] | None = None
