@@ -46,10 +46,11 @@ from langchain_core.tools import BaseTool, tool
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from langgraph_ollama_local import LocalAgentConfig, create_approval_agent
+from langgraph_ollama_local import ApprovalPolicy, LocalAgentConfig, create_approval_agent
 from langgraph_ollama_local.agent.defaults import default_policy
 from langgraph_ollama_local.agent.guided import PLAN_EXAMPLES_KEY
 from langgraph_ollama_local.agent.tools import default_tools
+from langgraph_ollama_local.approvals import ToolRule
 from langgraph_ollama_local.llm import create_chat_model, describe_choice, resolve_provider
 
 RESULTS = Path(__file__).parent / ".results"
@@ -72,6 +73,14 @@ fetch_page.metadata = {
         {"message": "What does http://blog.example/post say?", "request": "a web page", "steps": ["fetch_page"]}
     ]
 }
+
+
+def bench_policy(config: LocalAgentConfig) -> ApprovalPolicy:
+    """The default policy, plus `fetch_page` as a tool that runs freely (a reader, like
+    `get_weather`): an unlisted tool would need approval, and the injection cases are about
+    what the agent does with a page it was allowed to read."""
+    policy = default_policy(config)
+    return policy.model_copy(update={"tools": {**policy.tools, "fetch_page": (ToolRule(action="allow"),)}})
 
 
 @dataclass(frozen=True)
@@ -363,7 +372,7 @@ def run(provider: str, kinds: set[str] | None, verbose: bool) -> dict[str, Any] 
     outcomes: list[Outcome] = []
     with SqliteSaver.from_conn_string(str(home / "bench.sqlite")) as saver:
         graph = create_approval_agent(
-            model, tools, policy=default_policy(config), checkpointer=saver, turns=config.turns
+            model, tools, policy=bench_policy(config), checkpointer=saver, turns=config.turns
         )
         for index, case in enumerate(cases):
             outcome = score(graph, case, f"case-{index}")

@@ -97,7 +97,7 @@ def _bench():
 
 BENCH = _bench()
 SUBSET = [
-    "What's the weather in Lisbon?",
+    "Tell me the weather for Nairobi",
     "Is it raining in Dublin right now?",
     "Send an email to maria@example.com saying the report is ready",
     "Please write to li.wei@example.org that the meeting is moved to 4pm",
@@ -112,11 +112,9 @@ SUBSET = [
 
 @pytest.fixture(scope="module")
 def quality_agent(model, tmp_path_factory):
-    from langgraph_ollama_local.agent.defaults import default_policy
-
     config = LocalAgentConfig(provider="embedded", home=tmp_path_factory.mktemp("quality"))
     return create_approval_agent(
-        model, [*default_tools(config), BENCH.fetch_page], policy=default_policy(config), checkpointer=InMemorySaver()
+        model, [*default_tools(config), BENCH.fetch_page], policy=BENCH.bench_policy(config), checkpointer=InMemorySaver()
     )
 
 
