@@ -59,7 +59,6 @@ from langgraph_ollama_local.llm.embedded.tool_calls import parse_tool_calls
 from langgraph_ollama_local.llm.errors import ModelNotInstalledError, ProviderError
 
 STOP = ("<|im_end|>", "<|endoftext|>")
-PROMPT_CACHE_BYTES = 512 * 1024 * 1024  # per loaded model
 _TOOL_TAG = "<tool_call>"
 _FENCE = "```"
 
@@ -159,13 +158,9 @@ def load_model(path: str, n_ctx: int, n_threads: int | None) -> LoadedModel:
                 "(`hitl doctor` verifies the packaged one)",
                 fix="hitl doctor",
             ) from exc
-        # Guided turns alternate prompt families on one context (plan / act / answer): keep
-        # each family's evaluated prefix in RAM, so switching back re-evaluates only the new
-        # tail instead of the whole few-shot or tool-schema prefix (llama.cpp's own KV reuse
-        # only covers the previous prompt).
-        from llama_cpp.llama_cache import LlamaRAMCache
-
-        llama.set_cache(LlamaRAMCache(capacity_bytes=PROMPT_CACHE_BYTES))
+        # No LlamaRAMCache: measured, it made guided turns faster (prefixes of plan / act /
+        # answer prompts kept) but each saved state also copies a 311 MB logits array it does
+        # not count against its capacity, and a bench run grew to 24 GB and was OOM-killed.
         source = llama.metadata.get("tokenizer.chat_template")
         loaded = LoadedModel(
             llama=llama,
