@@ -41,6 +41,15 @@ def start_email(svc, thread: str = "t1", to: str = "x@example.com") -> dict:
     return item
 
 
+def visible_items(svc, user: str, thread: str) -> list[dict]:
+    """The thread's pending items as `user` sees them; none while the thread is not theirs to read (403)."""
+    listed = svc.client(user).get("/approvals", params={"thread_id": thread})
+    if listed.status_code == 403:
+        return []
+    assert listed.status_code == 200, listed.text
+    return listed.json()["items"]
+
+
 def denials(svc, user: str) -> list[dict]:
     return [e for e in svc.audit() if e["action"] == "auth.denied" and e["actor"] == user]
 
@@ -95,8 +104,8 @@ def test_the_last_approver_cannot_rewrite_a_two_stage_call(tmp_path):
         barred = decide("dave", first["id"], approve)
         assert barred.status_code in (403, 422) and "different person" in barred.text  # the editor may approve no stage
         assert decide("bob", first["id"], approve).status_code == 200  # bob sees the new call
-        (last,) = wait_until(lambda: [i for i in svc.client("carol").get("/approvals", params={"thread_id": "t1"}).json()["items"]
-                                      if i["stage"] == "finance"])
+        # carol may read the thread only once it holds something she may decide (the finance stage)
+        (last,) = wait_until(lambda: [i for i in visible_items(svc, "carol", "t1") if i["stage"] == "finance"])
         assert decide("dave", last["id"], approve).status_code in (403, 422)
         assert svc.outbox() == []
         assert decide("carol", last["id"], approve).status_code == 200
