@@ -156,3 +156,54 @@ def test_auto_falls_back_to_this_model_without_ollama():
     config = LocalAgentConfig(ollama={"base_url": "http://127.0.0.1:9"})
     assert resolve_provider(config).name == "embedded"
     assert isinstance(create_chat_model(config), EmbeddedChatModel)
+
+
+def test_each_kind_of_prompt_keeps_its_own_prefix_evaluated(model, monkeypatch):
+    """Guided turns alternate structured, forced-call and prose prompts; each kind has its own
+    llama.cpp context, so a prompt re-evaluates only what differs from the last of its kind."""
+    import llama_cpp
+
+    evaluated: list[int] = []
+    real_eval = llama_cpp.Llama.eval
+    monkeypatch.setattr(
+        llama_cpp.Llama,
+        "eval",
+        lambda self, tokens: (evaluated.append(len(tokens)), real_eval(self, tokens))[1],
+    )
+    few_shot = SystemMessage(
+        "Classify the request. " + " ".join(f"Example {i}: a request about item {i}." for i in range(40))
+    )
+    schema = {
+        "type": "object",
+        "properties": {"kind": {"type": "string", "enum": ["weather", "email", "other"]}},
+        "required": ["kind"],
+    }
+    plan = model.with_structured_output(schema, method="json_schema")
+    answer = model.bind_tools([get_weather], tool_choice="none")
+    call = model.bind_tools([send_email, get_weather], tool_choice="get_weather")
+
+    def prompt_tokens(run) -> int:
+        evaluated.clear()
+        run()
+        return evaluated[0]  # the prompt is evaluated in one batch; then one token per step
+
+    plan.invoke([few_shot, HumanMessage("Weather in Oslo?")])
+    answer.invoke([SystemMessage(ANSWER_PROMPT), HumanMessage("Good morning!")])
+    call.invoke([SystemMessage(SYSTEM), HumanMessage("Weather in Rome?")])
+    second_plan = prompt_tokens(
+        lambda: plan.invoke([few_shot, HumanMessage("Email bob that lunch is at noon")])
+    )
+    second_answer = prompt_tokens(
+        lambda: answer.invoke([SystemMessage(ANSWER_PROMPT), HumanMessage("Hello!")])
+    )
+    whole = len(
+        model._loaded().llama.tokenize(
+            model.render_prompt([few_shot, HumanMessage("Email bob that lunch is at noon")]).encode(),
+            add_bos=False,
+            special=True,
+        )
+    )
+    assert (
+        second_plan < 40 < whole
+    )  # only the new user message (and the turn's tags), not the 400-token prefix
+    assert second_answer < 40

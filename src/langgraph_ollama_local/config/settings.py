@@ -80,6 +80,11 @@ class EmbeddedSettings(BaseModel):
     n_threads: int | None = Field(default=None, ge=1)
     max_tokens: int = Field(default=512, ge=1)
     seed: int = 0
+    context_per_prompt_kind: bool = Field(
+        default=True,
+        description="A llama.cpp context per kind of prompt (plan, call, answer): each keeps its "
+        "long fixed prefix evaluated, at the cost of one KV cache each.",
+    )
 
 
 class OpenAISettings(BaseModel):

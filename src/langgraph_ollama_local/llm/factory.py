@@ -128,4 +128,5 @@ def create_embedded_chat(config: LocalAgentConfig) -> BaseChatModel:
         max_tokens=settings.max_tokens,
         temperature=config.temperature,
         seed=settings.seed,
+        context_per_prompt_kind=settings.context_per_prompt_kind,
     )

@@ -6,10 +6,15 @@ while rendering the GGUF's own template (Qwen's `<tool_call>` format) and parsin
 output chose right 30/30. So the prompt is the model's `tokenizer.chat_template`
 rendered in a jinja2 sandbox, and `create_completion` runs on that raw prompt.
 
-One llama.cpp context per (file, n_ctx, n_threads) per process, loaded on first use.
-Contexts are not thread-safe, so every call into one holds its lock; async calls run on
-that model's own single worker thread so waiting for the lock never ties up (or
-deadlocks) the event loop's shared executor.
+One model per (file, n_ctx, n_threads) per process, loaded on first use, with one llama.cpp
+context per *kind of prompt* (structured output, forced call, prose, free): llama.cpp
+re-evaluates only what differs from the previous prompt of the same context, and guided
+turns alternate plan / act / answer prompts whose long fixed prefixes (few-shot examples,
+tool definitions) would otherwise be evaluated again on every step. Contexts share the
+model's weights (mmap) and cost their KV cache each. They are not thread-safe, so every
+call into a model's contexts holds its lock; async calls run on that model's own single
+worker thread so waiting for the lock never ties up (or deadlocks) the event loop's
+shared executor.
 
 `tool_choice` is enforced with llama.cpp's grammar-constrained sampling: a forced call can
 only be a well-formed call of an offered tool whose arguments match its JSON schema, and
@@ -28,7 +33,7 @@ import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -65,7 +70,11 @@ _FENCE = "```"
 
 @dataclass
 class LoadedModel:
-    """A llama.cpp context plus what every call needs from it."""
+    """A model's llama.cpp contexts plus what every call needs from them.
+
+    `llama` serves free prompts (and every prompt when `open_context` is None);
+    `context(kind)` opens another context for a kind of prompt on first use.
+    """
 
     llama: Any
     lock: threading.Lock
@@ -73,6 +82,17 @@ class LoadedModel:
     bos_token: str
     eos_token: str
     worker: ThreadPoolExecutor
+    open_context: Callable[[], Any] | None = None
+    contexts: dict[str, Any] = field(default_factory=dict)
+
+    def context(self, kind: str) -> Any:
+        """The context for prompts of `kind` ("" is `llama`); call with `lock` held."""
+        if not kind or self.open_context is None:
+            return self.llama
+        found = self.contexts.get(kind)
+        if found is None:
+            found = self.contexts[kind] = self.open_context()
+        return found
 
 
 _MODELS: dict[tuple[str, int, int | None], LoadedModel] = {}
@@ -138,7 +158,7 @@ def _token_text(llama: Any, token: int) -> str:
 
 
 def load_model(path: str, n_ctx: int, n_threads: int | None) -> LoadedModel:
-    """The process-wide llama.cpp context for this file and shape, created on first use."""
+    """The process-wide model for this file and shape, created on first use."""
     key = (path, n_ctx, n_threads)
     with _MODELS_LOCK:
         loaded = _MODELS.get(key)
@@ -148,19 +168,27 @@ def load_model(path: str, n_ctx: int, n_threads: int | None) -> LoadedModel:
             from llama_cpp import Llama
         except (ImportError, OSError) as exc:
             raise ModelNotInstalledError.llama_cpp(f"{type(exc).__name__}: {exc}") from exc
-        try:
-            llama = Llama(
-                model_path=path, n_ctx=n_ctx, n_threads=n_threads or physical_cores(), verbose=False
-            )
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise ProviderError(
-                f"llama.cpp could not load {path} ({exc}); check that it is a complete GGUF file "
-                "(`hitl doctor` verifies the packaged one)",
-                fix="hitl doctor",
-            ) from exc
-        # No LlamaRAMCache: measured, it made guided turns faster (prefixes of plan / act /
-        # answer prompts kept) but each saved state also copies a 311 MB logits array it does
-        # not count against its capacity, and a bench run grew to 24 GB and was OOM-killed.
+
+        def open_context() -> Any:
+            try:
+                return Llama(
+                    model_path=path,
+                    n_ctx=n_ctx,
+                    n_threads=n_threads or physical_cores(),
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise ProviderError(
+                    f"llama.cpp could not load {path} ({exc}); check that it is a complete GGUF "
+                    "file (`hitl doctor` verifies the packaged one)",
+                    fix="hitl doctor",
+                ) from exc
+
+        # Not LlamaRAMCache for the prefixes: each state it saves copies a logits array of
+        # n_batch x vocabulary floats (311 MB here) outside its capacity; a bench run grew to
+        # 24 GB. A context per kind of prompt keeps the prefixes in llama.cpp's own KV cache
+        # (llama-cpp-python never writes that array unless logits_all, so it stays unpaged).
+        llama = open_context()
         source = llama.metadata.get("tokenizer.chat_template")
         loaded = LoadedModel(
             llama=llama,
@@ -169,6 +197,7 @@ def load_model(path: str, n_ctx: int, n_threads: int | None) -> LoadedModel:
             bos_token=_token_text(llama, llama.token_bos()),
             eos_token=_token_text(llama, llama.token_eos()),
             worker=ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{os.path.basename(path)}"),
+            open_context=open_context,
         )
         _MODELS[key] = loaded
         return loaded
@@ -337,6 +366,16 @@ class _Request:
     prefix: str  # what `tool_choice` pre-wrote of the answer
     completion: dict[str, Any]
     tool_names: list[str] | None
+    kind: str  # which context runs it (see `prompt_kind`)
+
+
+def prompt_kind(tool_choice: Any, json_schema: Any, prefix: str) -> str:
+    """Prompts of one kind share long prefixes, so each kind gets its own context."""
+    if json_schema is not None:
+        return "schema"
+    if tool_choice == "none":
+        return "prose"
+    return "call" if prefix else ""
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -361,6 +400,8 @@ class EmbeddedChatModel(BaseChatModel):
     max_tokens: int = 512
     temperature: float = 0.0
     seed: int = 0
+    context_per_prompt_kind: bool = True
+    """A llama.cpp context per kind of prompt (more memory, far fewer tokens re-evaluated)."""
 
     # Small models get guided turns (agent/guided.py) unless told otherwise, and honour
     # `tool_choice` exactly (including "none": prose only), which those turns rely on.
@@ -471,6 +512,7 @@ class EmbeddedChatModel(BaseChatModel):
             prefix=prefix,
             completion=completion,
             tool_names=[t["function"]["name"] for t in tools] if tools else None,
+            kind=prompt_kind(tool_choice, json_schema, prefix) if self.context_per_prompt_kind else "",
         )
 
     def _too_long(self, exc: ValueError) -> ProviderError:
@@ -507,7 +549,7 @@ class EmbeddedChatModel(BaseChatModel):
         loaded = self._loaded()
         with loaded.lock:
             try:
-                result = loaded.llama.create_completion(request.prompt, **request.completion)
+                result = loaded.context(request.kind).create_completion(request.prompt, **request.completion)
             except ValueError as exc:
                 if "context window" in str(exc):
                     raise self._too_long(exc) from exc
@@ -536,9 +578,10 @@ class EmbeddedChatModel(BaseChatModel):
         loaded = self._loaded()
         raw, start, shown, finish = "", -1, 0, None
         with loaded.lock:
+            llama = loaded.context(request.kind)
             stream = None
             try:
-                stream = loaded.llama.create_completion(request.prompt, stream=True, **request.completion)
+                stream = llama.create_completion(request.prompt, stream=True, **request.completion)
                 for part in stream:
                     choice = part["choices"][0]
                     raw += choice["text"]
@@ -563,10 +606,8 @@ class EmbeddedChatModel(BaseChatModel):
             finally:
                 if stream is not None:
                     stream.close()  # also when the consumer stopped early: free llama.cpp's generator
-            input_tokens = len(
-                loaded.llama.tokenize(request.prompt.encode("utf-8"), add_bos=False, special=True)
-            )
-            output_tokens = len(loaded.llama.tokenize(raw.encode("utf-8"), add_bos=False, special=True))
+            input_tokens = len(llama.tokenize(request.prompt.encode("utf-8"), add_bos=False, special=True))
+            output_tokens = len(llama.tokenize(raw.encode("utf-8"), add_bos=False, special=True))
         final = self._message_from(
             request.prefix + raw,
             request.tool_names,
