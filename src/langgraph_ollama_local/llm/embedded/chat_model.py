@@ -55,6 +55,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel as PydanticBaseModel
 
+from langgraph_ollama_local.llm.cancel import GenerationCancelled, cancel_requested, current_scope
 from langgraph_ollama_local.llm.embedded.tool_calls import parse_tool_calls
 from langgraph_ollama_local.llm.errors import ModelNotInstalledError, ProviderError
 
@@ -339,6 +340,21 @@ class _Request:
     tool_names: list[str] | None
 
 
+def _stoppable(completion: dict[str, Any]) -> dict[str, Any]:
+    """`completion` with a stop at the next token once the caller's cancel scope is set
+    (`llm/cancel.py`); unchanged outside a scope. llama.cpp checks it after every token,
+    streaming or not, so a stopped answer stops costing CPU at once."""
+    event = current_scope()
+    if event is None:
+        return completion
+    from llama_cpp import StoppingCriteriaList
+
+    def stop_now(input_ids: Any, logits: Any) -> bool:
+        return event.is_set()
+
+    return {**completion, "stopping_criteria": StoppingCriteriaList([stop_now])}
+
+
 def _common_prefix(a: str, b: str) -> int:
     size = 0
     for x, y in zip(a, b, strict=False):
@@ -507,11 +523,13 @@ class EmbeddedChatModel(BaseChatModel):
         loaded = self._loaded()
         with loaded.lock:
             try:
-                result = loaded.llama.create_completion(request.prompt, **request.completion)
+                result = loaded.llama.create_completion(request.prompt, **_stoppable(request.completion))
             except ValueError as exc:
                 if "context window" in str(exc):
                     raise self._too_long(exc) from exc
                 raise
+        if cancel_requested():
+            raise GenerationCancelled("the answer was stopped")
         choice = result["choices"][0]
         counts = result.get("usage") or {}
         usage = UsageMetadata(
@@ -538,12 +556,14 @@ class EmbeddedChatModel(BaseChatModel):
         with loaded.lock:
             stream = None
             try:
-                stream = loaded.llama.create_completion(request.prompt, stream=True, **request.completion)
+                stream = loaded.llama.create_completion(
+                    request.prompt, stream=True, **_stoppable(request.completion)
+                )
                 for part in stream:
                     choice = part["choices"][0]
                     raw += choice["text"]
                     finish = choice.get("finish_reason") or finish
-                    if cancel is not None and cancel.is_set():
+                    if (cancel is not None and cancel.is_set()) or cancel_requested():
                         break
                     if request.prefix:  # a forced call: nothing in it is for display
                         continue
@@ -563,6 +583,8 @@ class EmbeddedChatModel(BaseChatModel):
             finally:
                 if stream is not None:
                     stream.close()  # also when the consumer stopped early: free llama.cpp's generator
+            if cancel_requested():
+                raise GenerationCancelled("the answer was stopped")
             input_tokens = len(
                 loaded.llama.tokenize(request.prompt.encode("utf-8"), add_bos=False, special=True)
             )
