@@ -3,8 +3,10 @@ is sent, long values in full, and Ctrl-C that stops an answer without ending the
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -16,6 +18,7 @@ from pydantic import Field
 from langgraph_ollama_local import create_approval_agent
 from langgraph_ollama_local.agent import default_tools
 from langgraph_ollama_local.cli.session import STOPPED_NOTE, run_chat
+from langgraph_ollama_local.llm.cancel import cancel_requested
 from tests.cli.conftest import outbox
 
 ASK_BOB = "Send email to bob@example.com"
@@ -104,7 +107,14 @@ class _Rambler(BaseChatModel):
                 run_manager.on_llm_new_token(word, chunk=chunk)
             yield chunk
             if first and index + 1 == self.ctrl_c_after:
-                signal.raise_signal(signal.SIGINT)  # the terminal's Ctrl-C, to this process
+                # As the terminal sends Ctrl-C: to the process, which Linux hands to the main
+                # thread (raise_signal would target this worker thread instead).
+                os.kill(os.getpid(), signal.SIGINT)
+                # A real model spends tens of ms on each token, time enough for the main
+                # thread to take the signal; this one waits for it (at most 10 s) instead.
+                deadline = time.monotonic() + 10
+                while not cancel_requested() and time.monotonic() < deadline:
+                    time.sleep(0.001)
 
 
 def test_ctrl_c_stops_the_answer_and_the_chat_goes_on(make_session, config):
@@ -115,7 +125,8 @@ def test_ctrl_c_stops_the_answer_and_the_chat_goes_on(make_session, config):
     run_chat(session)
     text = console.export_text()
     # The model was stopped right after the Ctrl-C, not left to write its 300 words.
-    assert len(model.produced) <= model.ctrl_c_after + 2 + 2, model.produced  # + the second answer
+    assert model.produced[: model.ctrl_c_after] == ["w0 ", "w1 ", "w2 "]
+    assert len(model.produced) <= model.ctrl_c_after + 1 + 2, model.produced  # + the second answer
     assert "Stopped: the answer was cancelled; ask again or go on." in text
     assert "agent> Short answer." in text  # the session went on and answered the next message
     assert keys.prompts.count("you> ") == 3 and "Bye." in text
