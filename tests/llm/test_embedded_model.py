@@ -124,16 +124,21 @@ def test_a_cancel_scope_stops_generation_at_the_next_token(model):
     """Ctrl-C in `hitl chat` sets the scope's event: llama.cpp stops before sampling more."""
     story = [HumanMessage("Write a long story about a lighthouse keeper, at least 400 words.")]
     seen: list[str] = []
-    with cancel_scope() as stop, pytest.raises(GenerationCancelled):
+
+    def read_three_then_stop(stop) -> None:
         for chunk in model.stream(story, max_tokens=300):
             seen.append(str(chunk.content))
             if len(seen) == 3:
                 stop.set()
+
+    with cancel_scope() as stop, pytest.raises(GenerationCancelled):
+        read_three_then_stop(stop)
     assert len(seen) == 3  # nothing more was generated and handed out
     # Not streamed (how a planner is called): a stopped scope ends the call at its first token.
-    with cancel_scope() as stop, pytest.raises(GenerationCancelled):
+    with cancel_scope() as stop:
         stop.set()
-        model.invoke(story, max_tokens=300)
+        with pytest.raises(GenerationCancelled):
+            model.invoke(story, max_tokens=300)
     # Outside a scope nothing changed: the same request runs to its end.
     assert len(list(model.stream(story, max_tokens=12))) >= 5
 
