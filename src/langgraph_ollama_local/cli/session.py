@@ -239,7 +239,7 @@ class ChatSession:
             try:
                 self.graph.update_state(config, {"messages": [reply]}, as_node=snapshot.next[0])
                 closed = not self.graph.get_state(config).next
-            except Exception:
+            except Exception:  # a graph of another shape refuses the update: leave the run paused
                 closed = False
         hint = "ask again or go on." if closed else "/pending continues the stopped run."
         self.console.print(Text(f"Stopped: the answer was cancelled; {hint}", style="yellow"))
