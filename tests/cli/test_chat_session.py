@@ -41,7 +41,7 @@ def test_approve_sends_the_email(make_session, tmp_path):
 
 
 def test_edit_field_by_field_sends_to_the_edited_recipient(make_session, tmp_path):
-    session, keys, _ = make_session([ASK_BOB, "e", "carol@example.com", "", "", "/quit"])
+    session, keys, _ = make_session([ASK_BOB, "e", "carol@example.com", "", "", "y", "/quit"])
     run_chat(session)
     assert outbox(tmp_path) == ["carol@example.com"]
     # Each argument was offered with its current value as the default.
@@ -49,7 +49,7 @@ def test_edit_field_by_field_sends_to_the_edited_recipient(make_session, tmp_pat
 
 
 def test_edit_as_a_json_object(make_session, tmp_path):
-    session, _, _ = make_session([ASK_BOB, "edit", '{"to": "carol@example.com", "subject": "Hi"}', "/quit"])
+    session, _, _ = make_session([ASK_BOB, "edit", '{"to": "carol@example.com", "subject": "Hi"}', "y", "/quit"])
     run_chat(session)
     assert outbox(tmp_path) == ["carol@example.com"]
     assert tool_messages(session)[-1].name == "send_email"
@@ -83,6 +83,7 @@ def test_invalid_edit_is_refused_before_sending_and_asked_again(make_session, tm
         "dan@example.com",
         "",
         "",
+        "yes",
         "/quit",
     ]
     session, _, console = make_session(answers)
@@ -96,7 +97,7 @@ def test_invalid_edit_is_refused_before_sending_and_asked_again(make_session, tm
 def test_invalid_edit_refused_by_the_graph_loses_nothing(make_session, tmp_path):
     """Without a local check, LangGraph refuses the answer (ValidationError) before saving it."""
     session, _, console = make_session(
-        [ASK_BOB, "e", '{"to": 5}', "e", "erin@example.com", "", "", "/quit"], check_locally=False
+        [ASK_BOB, "e", '{"to": 5}', "y", "e", "erin@example.com", "", "", "y", "/quit"], check_locally=False
     )
     run_chat(session)
     text = console.export_text()

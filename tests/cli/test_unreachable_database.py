@@ -28,3 +28,4 @@ def test_an_unreachable_database_is_one_line_with_the_fix(command, tmp_path):
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and errors[0].startswith("error: cannot open the storage PostgreSQL"), done.stderr
     assert "Connection refused" in errors[0] and "start the PostgreSQL server" in errors[0]
+    assert not (tmp_path / "admin-token").exists() and "login#code=" not in done.stdout  # nothing issued

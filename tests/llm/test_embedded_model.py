@@ -15,6 +15,7 @@ from langchain_core.tools import tool
 from langgraph_ollama_local import LocalAgentConfig
 from langgraph_ollama_local.agent.guided import ANSWER_PROMPT
 from langgraph_ollama_local.llm import EmbeddedChatModel, create_chat_model, resolve_provider
+from langgraph_ollama_local.llm.cancel import GenerationCancelled, cancel_scope
 from langgraph_ollama_local.llm.embedded.model_file import MODEL_FILENAME, QWEN_SHA256, marker_path
 
 pytestmark = pytest.mark.embedded
@@ -117,6 +118,29 @@ def test_streaming_yields_several_chunks(model):
     for chunk in chunks[1:]:
         total = total + chunk
     assert len(str(total.content)) > 20 and total.usage_metadata["output_tokens"] >= len(texts) - 1
+
+
+def test_a_cancel_scope_stops_generation_at_the_next_token(model):
+    """Ctrl-C in `hitl chat` sets the scope's event: llama.cpp stops before sampling more."""
+    story = [HumanMessage("Write a long story about a lighthouse keeper, at least 400 words.")]
+    seen: list[str] = []
+
+    def read_three_then_stop(stop) -> None:
+        for chunk in model.stream(story, max_tokens=300):
+            seen.append(str(chunk.content))
+            if len(seen) == 3:
+                stop.set()
+
+    with cancel_scope() as stop, pytest.raises(GenerationCancelled):
+        read_three_then_stop(stop)
+    assert len(seen) == 3  # nothing more was generated and handed out
+    # Not streamed (how a planner is called): a stopped scope ends the call at its first token.
+    with cancel_scope() as stop:
+        stop.set()
+        with pytest.raises(GenerationCancelled):
+            model.invoke(story, max_tokens=300)
+    # Outside a scope nothing changed: the same request runs to its end.
+    assert len(list(model.stream(story, max_tokens=12))) >= 5
 
 
 def test_streaming_a_tool_call_ends_in_tool_call_chunks(model):

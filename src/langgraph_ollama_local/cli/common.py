@@ -2,7 +2,8 @@
 
 A user who mistypes a URL or has no Ollama running should read one sentence saying what
 to do, not a traceback; `user_errors` turns the errors they can cause into that line
-and exit code 2 (the code click uses for bad usage).
+and exit code 2 (the code click uses for bad usage). `--debug` (`hitl --debug …`, or the
+option of `serve`, `worker` and `doctor`) lets them through as tracebacks, for bug reports.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
-from langgraph_ollama_local.approvals.errors import ApprovalError
+from langgraph_ollama_local.approvals.errors import ApprovalError, PolicyError
 from langgraph_ollama_local.auth.jwt import JwtConfigError
 from langgraph_ollama_local.config import LocalAgentConfig
 from langgraph_ollama_local.llm.errors import ProviderError
@@ -25,6 +26,26 @@ from langgraph_ollama_local.store.checkpointer import StorageConfigError, Storag
 
 ProviderOption = Literal["auto", "ollama", "embedded", "openai"]
 EXIT_USER_ERROR = 2
+DEBUG_HELP = "Show Python tracebacks instead of one-line errors (for bug reports)."
+
+
+class UsageError(Exception):
+    """A mistake in how a command was called, said in one line with its fix (exit 2)."""
+
+
+class _Debug:
+    """Whether this invocation shows tracebacks; set by `--debug`, reset by every invocation."""
+
+    on = False
+
+
+def set_debug(on: bool) -> None:
+    _Debug.on = on
+
+
+def debugging() -> bool:
+    return _Debug.on
+
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     JwtConfigError,
@@ -33,6 +54,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     StorageConfigError,
     StorageUnavailableError,
     ValidationError,
+    UsageError,
 )
 
 
@@ -78,7 +100,15 @@ def one_line(exc: BaseException) -> str:
             message = str(error["msg"]).removeprefix("Value error, ")
             parts.append(f"{where}: {message}" if where else message)
         return f"invalid setting: {'; '.join(parts)}"
-    return " ".join(str(exc).split()) or type(exc).__name__
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, PolicyError) and "policy" in text:
+        text += " (`hitl policy check FILE` lists every problem; --policy or HITL_POLICY_FILE names the file)"
+    return text
+
+
+def print_error(message: str) -> None:
+    """`error: …` on stderr, literally (no markup), wrapped by the terminal, not cut."""
+    make_console(stderr=True).print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
 
 
 @contextmanager
@@ -87,5 +117,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except USER_ERRORS as exc:
-        make_console(stderr=True).print(Text.assemble(("error: ", "bold red"), one_line(exc)), soft_wrap=True)
+        if debugging():
+            raise
+        print_error(one_line(exc))
         raise typer.Exit(EXIT_USER_ERROR) from None

@@ -14,6 +14,7 @@ import json
 import socket
 import sys
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -21,7 +22,14 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from langgraph_ollama_local.cli.common import ProviderOption, load_config, make_console, user_errors
+from langgraph_ollama_local.cli.common import (
+    DEBUG_HELP,
+    ProviderOption,
+    load_config,
+    make_console,
+    set_debug,
+    user_errors,
+)
 from langgraph_ollama_local.config import LocalAgentConfig
 
 
@@ -207,7 +215,13 @@ def _policy_check(config: LocalAgentConfig) -> Check:
         policy = default_policy(config)
         policy.check_tools([t.name for t in default_tools(config)])
     except PolicyError as exc:
-        return Check("policy", False, str(exc), "fix the policy file named above")
+        return Check(
+            "policy",
+            False,
+            str(exc),
+            "fix the file (`hitl policy check FILE` lists every problem) or point --policy / "
+            "HITL_POLICY_FILE at another one",
+        )
     return Check("policy", True, f"{config.policy_file} loads")
 
 
@@ -240,11 +254,15 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     provider: Annotated[ProviderOption | None, typer.Option(help="Check for this provider instead.")] = None,
     db: Annotated[str | None, typer.Option(help="Check this storage URL instead.")] = None,
+    policy: Annotated[Path | None, typer.Option(help="Check this approval policy file instead.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help=DEBUG_HELP)] = False,
 ) -> None:
     """Check Python, the model provider, the embedded model, storage, email and policy."""
+    if debug:
+        set_debug(True)
     console = make_console()
     with user_errors():
-        report = run_checks(load_config(provider=provider, db=db))
+        report = run_checks(load_config(provider=provider, db=db, policy=policy))
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:

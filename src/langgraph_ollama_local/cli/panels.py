@@ -8,7 +8,9 @@ other than what they read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.json import JSON
@@ -23,7 +25,7 @@ def approval_panel(action: ActionView, item: PendingItem, *, position: str = "")
     """One tool call awaiting a decision: name, arguments, stage, role, deadline, description."""
     view = item.view
     parts: list[RenderableType] = [Text.assemble(("tool  ", "dim"), (action.name, "bold"))]
-    parts.append(JSON.from_data(action.args, indent=2, ensure_ascii=False, default=repr))
+    parts.append(wrapped_json(action.args))
     details = Text()
     if view is not None and (view.stage or view.role):
         details.append("stage ", "dim").append(str(view.stage or "-"))
@@ -44,6 +46,50 @@ def approval_panel(action: ActionView, item: PendingItem, *, position: str = "")
     title = Text.assemble("approval needed", (f" {position}" if position else "", "dim"))
     return Panel(Group(*parts), title=title, title_align="left", border_style="yellow")
 
+
+def wrapped_json(data: Any) -> Text:
+    """Pretty, highlighted JSON whose long lines wrap inside the panel instead of being cut:
+    rich's `JSON` never wraps, so a long body or URL lost its end, which a reviewer must see."""
+    text = JSON.from_data(data, indent=2, ensure_ascii=False, default=repr).text
+    text.no_wrap = False
+    text.overflow = "fold"  # a long word (a URL, a token) folds onto the next line
+    return text
+
+
+def shown(value: Any, style: str = "") -> Text:
+    """A value as a person reads it: strings literally, anything else as JSON; wrapping."""
+    plain = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2, default=repr)
+    return Text(plain, style=style, overflow="fold")
+
+
+def value_panel(key: str, value: Any) -> Panel:
+    """One argument's whole current value, before asking for a new one."""
+    return Panel(
+        shown(value), title=Text.assemble(("current ", "dim"), key), title_align="left", border_style="dim"
+    )
+
+
+def edit_diff_panel(tool: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Panel:
+    """What an edit changes, old → new, argument by argument; unchanged ones named once."""
+    parts: list[RenderableType] = []
+    unchanged = []
+    for key in [*old, *(k for k in new if k not in old)]:
+        before, after = old.get(key, _MISSING), new.get(key, _MISSING)
+        if before == after:
+            unchanged.append(key)
+            continue
+        parts.append(Text(key, style="bold"))
+        if before is not _MISSING:
+            parts.append(Text.assemble(("- ", "red"), shown(before, "red"), overflow="fold"))
+        if after is not _MISSING:
+            parts.append(Text.assemble(("+ ", "green"), shown(after, "green"), overflow="fold"))
+    if unchanged:
+        parts.append(Text.assemble(("unchanged: ", "dim"), ", ".join(unchanged)))
+    title = Text.assemble("your edit of ", (tool, "bold"))
+    return Panel(Group(*parts), title=title, title_align="left", border_style="cyan")
+
+
+_MISSING = object()
 
 _SOURCE_LABELS = {
     "user": "from the user",

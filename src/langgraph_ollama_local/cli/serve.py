@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,7 +12,15 @@ from typing import Annotated
 
 import typer
 
-from langgraph_ollama_local.cli.common import load_config, make_console, user_errors
+from langgraph_ollama_local.cli.common import (
+    DEBUG_HELP,
+    UsageError,
+    load_config,
+    make_console,
+    set_debug,
+    user_errors,
+)
+from langgraph_ollama_local.cli.listen import bind_listener
 from langgraph_ollama_local.config import LocalAgentConfig
 from langgraph_ollama_local.store.checkpointer import storage_kind
 
@@ -39,6 +48,7 @@ def serve(
         str | None,
         typer.Option(help="The graph's assistant name for LangGraph's clients (default: agent)."),
     ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help=DEBUG_HELP)] = False,
 ) -> None:
     """Run the approval service: REST, WebSocket and SSE APIs over a durable inbox."""
     import uvicorn
@@ -52,6 +62,8 @@ def serve(
         langgraph_project,
     )
 
+    if debug:
+        set_debug(True)
     with user_errors():
         try:
             if langgraph_config is not None:
@@ -65,57 +77,79 @@ def serve(
         except GraphLoadError as exc:
             make_console(stderr=True).print(f"error: {exc}", markup=False, highlight=False)
             raise typer.Exit(2) from exc
-        console = make_console()
-        console.print(
-            f"state: {config.resolved_storage_url}; graph: {graph or 'built-in approval agent'} "
-            f"(assistant {graph_id or 'agent'!r})",
-            markup=False,
-            highlight=False,
-        )
-        from langgraph_ollama_local.store.files import private_dir
+        # Everything a user can get wrong is checked before anything is printed, created
+        # or bound for good: a bad start leaves no token, no login link and no half-server.
+        check_before_start(config, builtin=graph is None)
+        if workers == 0 and storage_kind(config.resolved_storage_url) != "postgres":
+            raise UsageError(
+                "--workers 0 leaves the runs to `hitl worker` processes, which need PostgreSQL "
+                "(--db postgresql://…); with SQLite keep at least one worker here."
+            )
+        listener = bind_listener(host, port)
+        with listener:
+            port = listener.getsockname()[1]  # --port 0: the one the system chose
+            from langgraph_ollama_local.store.files import private_dir
 
-        private_dir(config.home)  # tokens, keys, outbox and the default database live here
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-        boot = asyncio.run(_bootstrap_auth(config, host, f"http://{shown}:{port}"))
-        if not boot.active and not boot.token_file and not config.auth.jwt_enabled:
-            if not is_loopback(host):
+            private_dir(config.home)  # tokens, keys, outbox and the default database live here
+            shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+            boot = asyncio.run(_bootstrap_auth(config, host, f"http://{shown}:{port}"))
+            if not boot.active and not boot.token_file and not config.auth.jwt_enabled:
+                if not is_loopback(host):
+                    raise UsageError(
+                        f"refusing to listen on {host}: no API token is active and no JWT issuer is "
+                        "configured, so nobody could be told apart. Create one first (`hitl tokens create "
+                        "admin --role admin --role approver`) or bind to 127.0.0.1."
+                    )
                 make_console(stderr=True).print(
-                    f"error: refusing to listen on {host}: no API token is active and no JWT issuer is "
-                    "configured, so nobody could be told apart. Create one first (`hitl tokens create "
-                    "admin --role admin --role approver`) or bind to 127.0.0.1.",
+                    "warning: every API token is revoked or expired, and none is made again after the "
+                    "first start: create one with `hitl tokens create NAME --role ROLE`.",
                     markup=False,
                     highlight=False,
                     soft_wrap=True,
                 )
-                raise typer.Exit(2)
-            make_console(stderr=True).print(
-                "warning: every API token is revoked or expired, and none is made again after the first "
-                "start: create one with `hitl tokens create NAME --role ROLE`.",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-        if boot.token_file:
+            console = make_console()
             console.print(
-                "No API token existed, so one was made for user 'admin' (roles admin, approver).\n"
-                f"It is in {boot.token_file} (readable by you only); this is never done again.\n"
-                f"Open the web inbox (one-time link, valid {config.auth.login_code_seconds // 60} min): "
-                f"{boot.login_link}\n"
-                "More tokens: `hitl tokens create NAME --role ROLE`; a new link: `hitl tokens link ID`.",
+                f"state: {config.resolved_storage_url}; graph: {graph or 'built-in approval agent'} "
+                f"(assistant {graph_id or 'agent'!r})",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,
             )
-        if workers == 0 and storage_kind(config.resolved_storage_url) != "postgres":
-            make_console(stderr=True).print(
-                "error: --workers 0 leaves the runs to `hitl worker` processes, which need PostgreSQL "
-                "(--db postgresql://…); with SQLite keep at least one worker here.",
-                markup=False,
-                highlight=False,
+            if boot.token_file:
+                console.print(
+                    "No API token existed, so one was made for user 'admin' (roles admin, approver).\n"
+                    f"It is in {boot.token_file} (readable by you only); this is never done again.\n"
+                    f"Open the web inbox (one-time link, valid {config.auth.login_code_seconds // 60} min): "
+                    f"{boot.login_link}\n"
+                    "More tokens: `hitl tokens create NAME --role ROLE`; a new link: `hitl tokens link ID`.",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            # uvicorn says where it listens only when it binds the socket itself.
+            console.print(f"listening on http://{shown}:{port} (Ctrl-C stops)", markup=False, highlight=False)
+            app = create_app(
+                config, factory, settings=Settings(workers=workers), graph_id=graph_id or "agent"
             )
-            raise typer.Exit(2)
-        app = create_app(config, factory, settings=Settings(workers=workers), graph_id=graph_id or "agent")
-        uvicorn.run(app, host=host, port=port, log_level="info")
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+            with contextlib.suppress(KeyboardInterrupt):
+                server.run(sockets=[listener])
+            if not server.started:
+                raise typer.Exit(3)  # uvicorn's own code for a failed startup; it logged why
+
+
+def check_before_start(config: LocalAgentConfig, *, builtin: bool) -> None:
+    """The storage URL parses and the policy file loads (and, for the built-in agent, names
+    only its tools); raises the one-line errors `user_errors` prints. Opening the database
+    comes next, in `_bootstrap_auth`."""
+    from langgraph_ollama_local.agent import default_tools
+    from langgraph_ollama_local.agent.defaults import default_policy
+    from langgraph_ollama_local.store.checkpointer import describe_storage
+
+    describe_storage(config.resolved_storage_url)
+    policy = default_policy(config)
+    if builtin:
+        policy.check_tools([t.name for t in default_tools(config)])
 
 
 def is_loopback(host: str) -> bool:

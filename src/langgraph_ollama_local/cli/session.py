@@ -8,8 +8,11 @@ answers, and the typer command only wires real parts around it.
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -25,7 +28,14 @@ from rich.text import Text
 from langgraph_ollama_local.approvals.errors import ApprovalError
 from langgraph_ollama_local.approvals.gate import args_schema_of
 from langgraph_ollama_local.approvals.requests import ActionView, batched_resume
-from langgraph_ollama_local.cli.panels import approval_panel, breakpoint_panel, question_panel
+from langgraph_ollama_local.cli.panels import (
+    approval_panel,
+    breakpoint_panel,
+    edit_diff_panel,
+    question_panel,
+    value_panel,
+)
+from langgraph_ollama_local.llm.cancel import CancelOnToken, GenerationCancelled, cancel_scope
 from langgraph_ollama_local.llm.errors import ModelNotFoundError, ProviderError, ProviderUnavailableError
 from langgraph_ollama_local.runtime.local import ApprovalRunner, PendingItem, timeout_decision
 
@@ -39,7 +49,12 @@ _DECISION_LABELS = {
     "reject": ("", "r", "eject"),
     "respond": ("re", "s", "pond"),
 }
-HELP = "/pending review what waits for you · /thread show the thread id · /help · /quit (or Ctrl-D)"
+HELP = (
+    "/pending review what waits for you · /thread show the thread id · /help · /quit (or Ctrl-D) · "
+    "Ctrl-C stops an answer"
+)
+REASON_MAX = 4000  # the web inbox's reason field holds this much; the same rule here
+STOPPED_NOTE = "[answer stopped by the user]"
 
 
 class _Stop(Exception):
@@ -98,6 +113,7 @@ class _TurnPrinter:
         self.open = False  # a reply's tokens are being printed on the current line
         self.open_id: str | None = None
         self.shown: set[str] = set()
+        self.partial = ""  # what the reply being streamed has said so far
 
     def message(self, message: BaseMessage) -> None:
         if isinstance(message, AIMessageChunk):
@@ -108,9 +124,10 @@ class _TurnPrinter:
                 self.end_line()
                 self.status.stop()
                 self.console.print(Text("agent> ", style="bold cyan"), end="")
-                self.open, self.open_id = True, message.id
+                self.open, self.open_id, self.partial = True, message.id, ""
                 if message.id:
                     self.shown.add(message.id)
+            self.partial += text
             self.console.print(Text(text), end="", soft_wrap=True)
         elif isinstance(message, AIMessage):
             # A model that does not stream, or a reply the gate wrote ("I stopped here").
@@ -168,11 +185,20 @@ class ChatSession:
 
     # -- running -------------------------------------------------------------------------
 
-    def stream(self, graph_input: Any) -> None:
-        """Run until the graph ends or pauses, printing what happens as it happens."""
-        config = self.runner.config(self.thread_id)
+    def stream(self, graph_input: Any) -> bool:
+        """Run until the graph ends or pauses, printing what happens as it happens.
+
+        False when the person stopped the answer with Ctrl-C: the model stops generating
+        (`llm/cancel.py`), the stopped turn is closed in the thread, and the chat goes on.
+        """
         failures = _provider_failures()
-        with self.console.status("thinking…", spinner="dots") as status:
+        with (
+            cancel_scope() as stop,
+            ctrl_c_stops(stop),
+            self.console.status("thinking…", spinner="dots") as status,
+        ):
+            config = self.runner.config(self.thread_id)
+            config["callbacks"] = [CancelOnToken(stop)]
             printer = _TurnPrinter(self.console, status)
             try:
                 for mode, data in self.graph.stream(graph_input, config, stream_mode=["messages", "updates"]):
@@ -181,10 +207,42 @@ class ChatSession:
                     elif mode == "updates" and isinstance(data, Mapping):
                         for node in data:
                             printer.node_done(str(node))
+            except GenerationCancelled:
+                printer.end_line()
+                status.stop()
+                self._close_stopped_turn(printer.partial)
+                return False
             except failures as exc:
                 raise self._provider_error(exc) from exc
             finally:
                 printer.end_line()
+        return True
+
+    def _close_stopped_turn(self, partial: str) -> None:
+        """Record the stopped answer as the model's reply, so the thread is not left half-way
+        through a turn (a new message then starts a new one). Only when the graph stopped
+        before one node that was answering the last message; otherwise the run stays paused
+        where it stopped, and /pending offers to continue it."""
+        config = self.runner.config(self.thread_id)
+        snapshot = self.graph.get_state(config)
+        values = snapshot.values
+        messages = values.get("messages") if isinstance(values, Mapping) else None
+        answering = (
+            isinstance(messages, list)
+            and bool(messages)
+            and not (isinstance(messages[-1], AIMessage) and messages[-1].tool_calls)
+        )
+        closed = False
+        if len(snapshot.next) == 1 and not snapshot.interrupts and answering:
+            said = partial.strip()
+            reply = AIMessage(content=f"{said} … {STOPPED_NOTE}" if said else STOPPED_NOTE)
+            try:
+                self.graph.update_state(config, {"messages": [reply]}, as_node=snapshot.next[0])
+                closed = not self.graph.get_state(config).next
+            except Exception:  # a graph of another shape refuses the update: leave the run paused
+                closed = False
+        hint = "ask again or go on." if closed else "/pending continues the stopped run."
+        self.console.print(Text(f"Stopped: the answer was cancelled; {hint}", style="yellow"))
 
     def _provider_error(self, exc: Exception) -> ProviderError:
         detail = " ".join(str(exc).split()) or type(exc).__name__
@@ -204,8 +262,8 @@ class ChatSession:
             self.console.print(Text("This thread waits for your answer first.", style="yellow"))
             self.review_pending()
             return
-        self.stream({"messages": [("user", text)]})
-        self.review_pending()
+        if self.stream({"messages": [("user", text)]}):
+            self.review_pending()
 
     # -- pending requests -----------------------------------------------------------------
 
@@ -224,12 +282,14 @@ class ChatSession:
                 self.console.print(Text("Left pending; /pending asks again.", style="dim"))
                 return False
             if item.interrupt_id is None:  # a breakpoint, or a run cut short
-                self.stream(None)
+                if not self.stream(None):
+                    return True
                 continue
             answer = self._too_late(item, answer)
             try:
                 self.runner.check_pending(self.thread_id, {item.interrupt_id})
-                self.stream(Command(resume={item.interrupt_id: answer}))
+                if not self.stream(Command(resume={item.interrupt_id: answer})):
+                    return True
                 retry_of = None
             except ValidationError as exc:
                 # The graph refused the answer before saving anything: ask again.
@@ -327,8 +387,7 @@ class ChatSession:
             if choice == "approve":
                 return {"type": "approve"}
             if choice == "reject":
-                reason = self.ask(prompt("reason, told to the agent", "Enter for none")).strip()
-                return {"type": "reject", "message": reason} if reason else {"type": "reject"}
+                return {"type": "reject", "message": self.reject_reason()}
             if choice == "respond":
                 text = self.ask(prompt("reply to the agent instead of running the tool")).strip()
                 if text:
@@ -341,6 +400,27 @@ class ChatSession:
                     return {"type": "edit", "edited_action": {"name": action.name, "args": args}}
                 continue
             self.console.print(Text(f"Please answer one of: {', '.join(allowed)}.", style="yellow"))
+
+    def reject_reason(self) -> str:
+        """A reason is required, as in the web inbox: the agent and the audit trail read it."""
+        while True:
+            reason = self.ask(prompt("reason, told to the agent", "required")).strip()
+            if not reason:
+                self.console.print(
+                    Text(
+                        "A reason is required (as on the web): say why, for the agent and the audit trail.",
+                        style="yellow",
+                    )
+                )
+            elif len(reason) > REASON_MAX:
+                self.console.print(
+                    Text(
+                        f"At most {REASON_MAX} characters (yours has {len(reason)}); shorten it.",
+                        style="yellow",
+                    )
+                )
+            else:
+                return reason
 
     # -- editing ---------------------------------------------------------------------------
 
@@ -363,7 +443,11 @@ class ChatSession:
             return self._json_edit(action, reply) if reply else edited
         for index, key in enumerate(keys):
             current = action.args[key]
-            reply = self.ask(prompt(key, _short(current)))
+            hint = _short(current)
+            if hint.endswith("…") or "\n" in str(current):  # too long for a prompt: shown whole above it
+                self.console.print(value_panel(key, current))
+                hint = "Enter keeps the value above"
+            reply = self.ask(prompt(key, hint))
             if index == 0 and reply.strip().startswith("{") and not isinstance(current, Mapping):
                 return self._json_edit(action, reply)
             if reply == "":
@@ -382,7 +466,24 @@ class ChatSession:
 
     def _checked(self, action: ActionView, args: dict[str, Any]) -> dict[str, Any] | None:
         problem = check_args(self.schemas.get(action.name), args)
-        return self._refuse(problem) if problem else args
+        if problem:
+            return self._refuse(problem)
+        return self._confirmed(action, args)
+
+    def _confirmed(self, action: ActionView, args: dict[str, Any]) -> dict[str, Any] | None:
+        """Show old → new for what changed and send only on a yes; None (asked again) on a no."""
+        if args == dict(action.args):
+            self.console.print(Text("No argument changed; nothing was sent.", style="yellow"))
+            return None
+        self.console.print(edit_diff_panel(action.name, action.args, args))
+        while True:
+            reply = self.ask(prompt("send the edited call?", "y/n")).strip().lower()
+            if reply in ("y", "yes"):
+                return args
+            if reply in ("n", "no"):
+                self.console.print(Text("Not sent; decide again.", style="dim"))
+                return None
+            self.console.print(Text("Please answer y or n.", style="yellow"))
 
     def _refuse(self, problem: str) -> dict[str, Any] | None:
         """Say why an edit was not sent; None, so the decision is asked again."""
@@ -449,6 +550,31 @@ def check_args(schema: type[BaseModel] | None, args: Mapping[str, Any]) -> str |
     except ValidationError as exc:
         return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'args'}: {e['msg']}" for e in exc.errors())
     return None
+
+
+@contextmanager
+def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """While an answer streams, the first Ctrl-C sets `stop` (the answer ends, the chat goes
+    on); a second one interrupts as usual. Only the main thread can own SIGINT; elsewhere
+    (and where Python's handler is not installed) this changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield
+        return
+
+    def first_stops(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            previous(signum, frame)  # pressed again: leave as Ctrl-C always did
+        stop.set()
+
+    signal.signal(signal.SIGINT, first_stops)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_chat(session: ChatSession) -> None:

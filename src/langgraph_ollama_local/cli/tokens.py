@@ -9,21 +9,23 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from langgraph_ollama_local.cli.common import load_config, make_console, user_errors
+from langgraph_ollama_local.cli.common import UsageError, load_config, make_console, user_errors
 
 if TYPE_CHECKING:
+    from rich.table import Table
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from langgraph_ollama_local.store.tokens import TokenRecord, TokenStore
 
 tokens_app = typer.Typer(help="Create, list, revoke API tokens; make login links.", no_args_is_help=True)
 T = TypeVar("T")
+ID_HELP = "The token's id, or enough of its start to name one token (see `hitl tokens list`)."
 
 
 def _cli_actor() -> str:
@@ -72,6 +74,16 @@ def create(
         except ValueError as exc:
             make_console(stderr=True).print(f"error: {exc}", markup=False, highlight=False)
             raise typer.Exit(2) from exc
+    if not roles:
+        make_console(stderr=True).print(
+            f"warning: token {record.id} has no role, so it can do nothing but read {record.user}'s own "
+            "threads (no deciding, no inbox of others). To give it one, revoke it "
+            f"(`hitl tokens revoke {record.id}`) and create it again with --role, "
+            f"e.g. `hitl tokens create {record.user} --role approver`.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if quiet:
         print(token)
         return
@@ -94,7 +106,6 @@ def list_tokens(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Every token: id, user, roles, state. Secrets are never shown."""
-    from rich.table import Table
 
     async def work(tokens: TokenStore) -> list[TokenRecord]:
         return await tokens.list()
@@ -105,38 +116,73 @@ def list_tokens(
     if as_json:
         print(json.dumps([{**r.public(), "active": r.active(now)} for r in records], indent=2))
         return
-    table = Table("id", "user", "roles", "created", "expires", "state", "last used")
+    make_console().print(token_table(records, now))
+
+
+def token_table(records: Sequence[TokenRecord], now: datetime) -> Table:
+    """Fits 80 columns: the id is never cut (it is what `revoke` and `link` take); the user,
+    roles and note wrap instead; times are dates (`--json` has them in full)."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("id", no_wrap=True, min_width=12)
+    table.add_column("user", overflow="fold")
+    table.add_column("roles", overflow="fold")
+    table.add_column("state", max_width=16)
+    table.add_column("used", no_wrap=True)
+    table.add_column("note", overflow="fold", ratio=1, min_width=8)
     for r in records:
-        state = "revoked" if r.revoked_at else "expired" if not r.active(now) else "active"
         table.add_row(
             r.id,
             r.user,
-            ", ".join(r.roles),
-            f"{r.created_at:%Y-%m-%d %H:%M}",
-            f"{r.expires_at:%Y-%m-%d}" if r.expires_at else "never",
-            state,
-            f"{r.last_used_at:%Y-%m-%d %H:%M}" if r.last_used_at else "-",
+            ", ".join(r.roles) or "(none)",
+            token_state(r, now),
+            f"{r.last_used_at:%Y-%m-%d}" if r.last_used_at else "never",
+            r.note or "",
         )
-    make_console().print(table)
+    return table
+
+
+def token_state(record: TokenRecord, now: datetime) -> str:
+    if record.revoked_at:
+        return f"revoked {record.revoked_at:%Y-%m-%d}"
+    if not record.active(now):
+        return f"expired {record.expires_at:%Y-%m-%d}" if record.expires_at else "expired"
+    return f"active until {record.expires_at:%Y-%m-%d}" if record.expires_at else "active"
 
 
 @tokens_app.command("revoke")
 def revoke(
-    token_id: Annotated[str, typer.Argument(help="The token's id (see `hitl tokens list`).")],
+    token_id: Annotated[
+        str,
+        typer.Argument(help="The token's id, or enough of its start to name one (see `hitl tokens list`)."),
+    ],
     db: Annotated[str | None, typer.Option(help="Storage URL.")] = None,
 ) -> None:
     """Revoke a token at once: requests and web sessions using it are refused from now on."""
 
     async def work(tokens: TokenStore) -> TokenRecord:
-        return await tokens.revoke(token_id, revoked_by=_cli_actor(), now=datetime.now(UTC))
+        chosen = one_token(await tokens.list(), token_id)
+        return await tokens.revoke(chosen.id, revoked_by=_cli_actor(), now=datetime.now(UTC))
 
     with user_errors():
-        try:
-            record = _with_store(db, work)
-        except LookupError as exc:
-            make_console(stderr=True).print(f"error: {exc.args[0]}", markup=False, highlight=False)
-            raise typer.Exit(1) from exc
+        record = _with_store(db, work)
     make_console().print(f"token {record.id} of {record.user} revoked", highlight=False)
+
+
+def one_token(records: Sequence[TokenRecord], prefix: str) -> TokenRecord:
+    """The one token whose id is or starts with `prefix`; `UsageError` naming the candidates
+    when there are several, or saying where to look when there is none."""
+    wanted = prefix.strip()
+    exact = [r for r in records if r.id == wanted]
+    matches = exact or ([r for r in records if r.id.startswith(wanted)] if wanted else [])
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UsageError(f"no API token has an id starting with {wanted!r}; `hitl tokens list` shows them")
+    named = ", ".join(f"{r.id} ({r.user})" for r in matches[:5]) + (", …" if len(matches) > 5 else "")
+    raise UsageError(f"{len(matches)} tokens have ids starting with {wanted!r}: {named}; give more of the id")
 
 
 def login_link(
@@ -156,7 +202,7 @@ def login_link(
 
 @tokens_app.command("link")
 def link(
-    token_id: Annotated[str, typer.Argument(help="The token's id (see `hitl tokens list`).")],
+    token_id: Annotated[str, typer.Argument(help=ID_HELP)],
     minutes: Annotated[float, typer.Option(min=0.5, max=1440, help="How long the link stays valid.")] = 15,
     base_url: Annotated[str, typer.Option(help="Where the inbox is served.")] = "http://127.0.0.1:8000",
     db: Annotated[str | None, typer.Option(help="Storage URL.")] = None,
@@ -165,11 +211,11 @@ def link(
     token's user, and carries a login code, never the token (browser history keeps links)."""
 
     async def work(tokens: TokenStore) -> str:
-        record = await tokens.get(token_id)
+        record = one_token(await tokens.list(), token_id)
         if not record.active(datetime.now(UTC)):
-            raise LookupError(f"token {token_id} is revoked or expired: create a new one")
+            raise LookupError(f"token {record.id} is revoked or expired: create a new one")
         return await login_link(
-            tokens.engine, token_id, base_url=base_url, minutes=minutes, created_by=_cli_actor()
+            tokens.engine, record.id, base_url=base_url, minutes=minutes, created_by=_cli_actor()
         )
 
     with user_errors():

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from langgraph_ollama_local.cli.common import load_config, make_console, user_errors
+from langgraph_ollama_local.cli.common import DEBUG_HELP, load_config, make_console, set_debug, user_errors
 from langgraph_ollama_local.store.checkpointer import storage_kind
 
 
@@ -29,16 +29,21 @@ def worker(
     lease_seconds: Annotated[
         float, typer.Option(min=1.0, help="How long a run stays ours without a renewal.")
     ] = 15.0,
+    debug: Annotated[bool, typer.Option("--debug", help=DEBUG_HELP)] = False,
 ) -> None:
     """Work on queued runs from the shared PostgreSQL database until stopped (Ctrl-C, SIGTERM)."""
+    from langgraph_ollama_local.cli.serve import check_before_start
     from langgraph_ollama_local.runtime.host import hosted_runtime
     from langgraph_ollama_local.runtime.service import Settings
     from langgraph_ollama_local.server.app import access_rules_for
     from langgraph_ollama_local.server.graphs import GraphLoadError, builtin_agent, graph_from_spec
 
+    if debug:
+        set_debug(True)
     err = make_console(stderr=True)
     with user_errors():
         config = load_config(provider=provider, db=db, policy=policy)
+        check_before_start(config, builtin=graph is None)
         url = config.resolved_storage_url
         if storage_kind(url) != "postgres":
             err.print(

@@ -242,6 +242,8 @@ def _pg_unavailable(url: str, exc: BaseException) -> StorageUnavailableError:
     lowered = reason.lower()
     if "does not exist" in lowered and "database" in lowered:
         fix = "create the database first (e.g. `createdb -h HOST -U USER DBNAME`) or fix its name in the URL"
+    elif "resolve host" in lowered or "translate host name" in lowered:
+        fix = "the host name in the URL is not known here: fix it (e.g. 127.0.0.1 for this machine)"
     elif "password" in lowered or "authentication" in lowered or ("role" in lowered and "exist" in lowered):
         fix = "check the user and password in the URL and the server's pg_hba.conf"
     else:

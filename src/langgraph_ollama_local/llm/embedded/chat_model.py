@@ -60,6 +60,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel as PydanticBaseModel
 
+from langgraph_ollama_local.llm.cancel import GenerationCancelled, cancel_requested, current_scope
 from langgraph_ollama_local.llm.embedded.tool_calls import parse_tool_calls
 from langgraph_ollama_local.llm.errors import ModelNotInstalledError, ProviderError
 
@@ -378,6 +379,21 @@ def prompt_kind(tool_choice: Any, json_schema: Any, prefix: str) -> str:
     return "call" if prefix else ""
 
 
+def _stoppable(completion: dict[str, Any]) -> dict[str, Any]:
+    """`completion` with a stop at the next token once the caller's cancel scope is set
+    (`llm/cancel.py`); unchanged outside a scope. llama.cpp checks it after every token,
+    streaming or not, so a stopped answer stops costing CPU at once."""
+    event = current_scope()
+    if event is None:
+        return completion
+    from llama_cpp import StoppingCriteriaList
+
+    def stop_now(input_ids: Any, logits: Any) -> bool:
+        return event.is_set()
+
+    return {**completion, "stopping_criteria": StoppingCriteriaList([stop_now])}
+
+
 def _common_prefix(a: str, b: str) -> int:
     size = 0
     for x, y in zip(a, b, strict=False):
@@ -549,11 +565,15 @@ class EmbeddedChatModel(BaseChatModel):
         loaded = self._loaded()
         with loaded.lock:
             try:
-                result = loaded.context(request.kind).create_completion(request.prompt, **request.completion)
+                result = loaded.context(request.kind).create_completion(
+                    request.prompt, **_stoppable(request.completion)
+                )
             except ValueError as exc:
                 if "context window" in str(exc):
                     raise self._too_long(exc) from exc
                 raise
+        if cancel_requested():
+            raise GenerationCancelled("the answer was stopped")
         choice = result["choices"][0]
         counts = result.get("usage") or {}
         usage = UsageMetadata(
@@ -581,12 +601,14 @@ class EmbeddedChatModel(BaseChatModel):
             llama = loaded.context(request.kind)
             stream = None
             try:
-                stream = llama.create_completion(request.prompt, stream=True, **request.completion)
+                stream = llama.create_completion(
+                    request.prompt, stream=True, **_stoppable(request.completion)
+                )
                 for part in stream:
                     choice = part["choices"][0]
                     raw += choice["text"]
                     finish = choice.get("finish_reason") or finish
-                    if cancel is not None and cancel.is_set():
+                    if (cancel is not None and cancel.is_set()) or cancel_requested():
                         break
                     if request.prefix:  # a forced call: nothing in it is for display
                         continue
@@ -606,6 +628,8 @@ class EmbeddedChatModel(BaseChatModel):
             finally:
                 if stream is not None:
                     stream.close()  # also when the consumer stopped early: free llama.cpp's generator
+            if cancel_requested():
+                raise GenerationCancelled("the answer was stopped")
             input_tokens = len(llama.tokenize(request.prompt.encode("utf-8"), add_bos=False, special=True))
             output_tokens = len(llama.tokenize(raw.encode("utf-8"), add_bos=False, special=True))
         final = self._message_from(
