@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from _common import BENCH, DEFAULT_PG, machine, median_ms, postgres_db, save, table
 from hitl_http import HITL, LGDEV_VENV, Server, free_port, start_langgraph_dev, wait_healthy
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 AEGRA_VENV = BENCH / ".venv-aegra"
@@ -59,11 +59,18 @@ class Target:
     approver_token: str | None
 
     def clients(self) -> tuple[LangGraphClient, LangGraphClient]:
-        # api_key=None: no key from the environment; ours gets its token as `x-api-key`
-        return (
-            get_client(url=self.server.base, api_key=self.requester_token, timeout=300),
-            get_client(url=self.server.base, api_key=self.approver_token, timeout=300),
-        )
+        return sdk_client(self.server.base, self.requester_token), sdk_client(self.server.base, self.approver_token)
+
+
+def sdk_client(url: str, api_key: str | None) -> LangGraphClient:
+    """`get_client(url=…, api_key=…)` as the SDK builds it (key as `x-api-key`, connect retries),
+    except that idle pooled connections are dropped after 2 s: httpx keeps them 5 s, exactly
+    uvicorn's keep-alive timeout (all three servers run uvicorn), so under load a request
+    sent on a connection the server is closing fails with ReadError (seen here at 16 clients).
+    """
+    transport = httpx.AsyncHTTPTransport(retries=5, limits=httpx.Limits(keepalive_expiry=2.0))
+    headers = {"x-api-key": api_key} if api_key else {}
+    return LangGraphClient(httpx.AsyncClient(base_url=url, transport=transport, timeout=300, headers=headers))
 
 
 async def cycle(requester: LangGraphClient, approver: LangGraphClient) -> None:
@@ -197,7 +204,7 @@ def main() -> None:
     parser.add_argument("--skip-langgraph-dev", action="store_true")
     parser.add_argument("--skip-aegra", action="store_true")
     args = parser.parse_args()
-    cycles = args.cycles or (10 if args.quick else 40)
+    cycles = args.cycles or (10 if args.quick else 30)
     warmup = 3 if args.quick else 8
     home = Path(tempfile.mkdtemp(prefix="hitl-peers-bench-"))
     targets: list[Target] = []
@@ -232,7 +239,7 @@ def main() -> None:
         result["throughput"] = {t.name: {} for t in targets}
         rows = []
         for clients in (16, 64):
-            total = {16: 32, 64: 64}[clients] if args.quick else {16: 160, 64: 256}[clients]
+            total = {16: 32, 64: 64}[clients] if args.quick else {16: 96, 64: 128}[clients]
             per_client = max(1, total // clients)
             rounds = 1 if args.quick else 3
             samples: dict[str, list[float]] = {t.name: [] for t in targets}
