@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -136,10 +138,33 @@ def start_aegra(postgres: str, home: Path) -> Target:
         "AUTH_TYPE": "noop",  # as it ships
     }
     cmd = [str(AEGRA_VENV / "bin/aegra"), "serve", "--host", "127.0.0.1", "--port", str(port), "--config", "langgraph.json"]
-    proc = subprocess.Popen(cmd, cwd=BENCH / "langgraph_dev_app", env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    # its own session: `aegra serve` runs uvicorn as a child process, which outlives a
+    # terminated parent, so stopping it means signalling the whole process group
+    cwd = BENCH / "langgraph_dev_app"
+    out = log.open("wb")
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    wait_healthy(proc, f"{base}/health", log)
-    return Target("aegra postgres", Server("aegra", base, proc, {}, log), None, None)
+    server = GroupServer("aegra", base, proc, {}, log)
+    try:
+        wait_healthy(proc, f"{base}/health", log)
+    except BaseException:
+        server.stop()
+        raise
+    return Target("aegra postgres", server, None, None)
+
+
+class GroupServer(Server):
+    """A server started in its own process group; stopping it stops its children too."""
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
 
 
 def peer_versions() -> dict[str, str]:
