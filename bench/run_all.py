@@ -1,6 +1,6 @@
 """Run every benchmark and rebuild bench/RESULTS.md: one command, `make bench`.
 
-    .venv/bin/python bench/run_all.py [--quick] [--skip-embedded] [--skip-langgraph-dev]
+    .venv/bin/python bench/run_all.py [--quick] [--skip-embedded] [--skip-langgraph-dev] [--skip-aegra]
                                       [--postgres URL|''] [--only NAME,...]
 
 Each bench runs in its own process (the tables it prints are shown as they come and copied
@@ -33,6 +33,7 @@ BENCHES = {
     "embedded": ("embedded_speed.py", "4. Embedded model: ours vs raw llama.cpp", False),
     "accuracy": ("embedded_accuracy.py", "4b. Embedded model: tool-choice accuracy and latency", False),
     "agent": ("agent_quality.py", "5. The agent end to end on the offline models (83 prompts)", False),
+    "peers": ("peers.py", "6. LangGraph's client (`langgraph-sdk`) on every server: ours vs `langgraph dev` vs Aegra", True),
 }
 
 
@@ -47,8 +48,10 @@ def run(name: str, args: argparse.Namespace) -> tuple[str, float, int]:
         cmd.append("--quick")
     if pg:
         cmd += ["--postgres", args.postgres]
-    if name == "http" and args.skip_langgraph_dev:
+    if name in ("http", "peers") and args.skip_langgraph_dev:
         cmd.append("--skip-langgraph-dev")
+    if name == "peers" and args.skip_aegra:
+        cmd.append("--skip-aegra")
     print(f"\n=== {name}: {' '.join(cmd[1:])}", flush=True)
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=BENCH.parent, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -115,6 +118,7 @@ def aims() -> list[list[Any]]:
                 # time per cycle at saturation = 1 / throughput, so the ratio of times is tp_ref / tp
                 r = ratio(tp_ref.get(clients), tp.get(clients))
                 rows.append([f"service ({db}) / langgraph dev (time per cycle at {clients} clients)", "<= 0.5", r, "met" if r and r <= 0.5 else "MISSED"])
+    rows += peer_aims()
     if inbox:
         for db, sizes in inbox["store"].items():
             r = ratio(sizes["100000"]["first_page_ms"], sizes["1000"]["first_page_ms"])
@@ -134,6 +138,30 @@ def aims() -> list[list[Any]]:
                 for label, key in (("mean", "bytes_per_turn"), ("median", "median_bytes_per_turn")):
                     r = ratio(v["at"][last][key], v["at"][first][key])
                     rows.append([f"bytes/turn ({label}), turn {last} / turn {first} ({name})", "flat (~1)", r, "met" if r and r <= 1.5 else "MISSED"])
+    return rows
+
+
+def peer_aims() -> list[list[Any]]:
+    """Issue 14: the same langgraph-sdk cycle on ours and on the peers (bench/peers.py)."""
+    peers = load("peers")
+    if not peers or "latency" not in peers:
+        return []
+    rows: list[list[Any]] = []
+    lat, tp = peers["latency"], peers.get("throughput", {})
+    for db in ("sqlite", "postgres"):
+        ours = f"ours {db}"
+        if ours not in lat:
+            continue
+        ref = lat.get("langgraph dev memory")
+        r = ratio(lat[ours], ref)
+        verdict = "not measured" if ref is None else "met" if r and r <= 0.1 else "MISSED"
+        rows.append([f"langgraph-sdk cycle, ours ({db}) / langgraph dev (latency, 1 client)", "<= 0.1", r, verdict])
+        for peer in ("langgraph dev memory", "aegra postgres"):
+            for clients in ("16", "64"):
+                theirs = tp.get(peer, {}).get(clients)
+                r = ratio(tp.get(ours, {}).get(clients), theirs)
+                verdict = "not measured" if theirs is None else "met" if r and r >= 1 else "MISSED"
+                rows.append([f"langgraph-sdk cycle, ours ({db}) / {peer} (throughput, {clients} clients)", ">= 1", r, verdict])
     return rows
 
 
@@ -165,6 +193,16 @@ def write_results(outputs: dict[str, tuple[str, float, int]], args: argparse.Nam
         if probe.returncode == 0:
             cli, api, inmem, lg = probe.stdout.split()
             lines.append(f"- `langgraph dev`: langgraph-cli {cli}, langgraph-api {api}, langgraph-runtime-inmem {inmem}, langgraph {lg} (bench/.venv-langgraph)")
+    aegra = BENCH / ".venv-aegra/bin/python"
+    if aegra.exists():
+        probe = subprocess.run(
+            [str(aegra), "-c", "import sys; from importlib.metadata import version as v; print(v('aegra-api'), v('langgraph'), sys.version.split()[0])"],
+            capture_output=True,
+            text=True,
+        )
+        if probe.returncode == 0:
+            api, lg, py = probe.stdout.split()
+            lines.append(f"- Aegra: aegra-api {api}, langgraph {lg}, Python {py} (bench/.venv-aegra)")
     lines += ["", "## Aims", "", table(["aim", "target", "measured", "verdict"], [[a, t, fmt(r) if r is not None else "-", s] for a, t, r, s in aims()]), ""]
     for name, (output, seconds, code) in outputs.items():
         title = BENCHES[name][1]
@@ -179,6 +217,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short smoke mode")
     parser.add_argument("--skip-embedded", action="store_true", help="skip the embedded llama.cpp bench")
     parser.add_argument("--skip-langgraph-dev", action="store_true", help="skip `langgraph dev` (no separate venv)")
+    parser.add_argument("--skip-aegra", action="store_true", help="skip Aegra in the peers bench (no separate venv)")
     parser.add_argument("--postgres", default=os.environ.get("HITL_BENCH_POSTGRES", DEFAULT_PG), help="PostgreSQL URL; '' to skip")
     parser.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(BENCHES)}")
     parser.add_argument("--report-only", action="store_true", help="rebuild RESULTS.md from bench/.results, run nothing")
