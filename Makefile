@@ -25,7 +25,7 @@ typecheck: install
 	.venv/bin/mypy src/langgraph_ollama_local
 
 pytest: install
-	.venv/bin/python -m pytest -q -ra
+	.venv/bin/python -m pytest -q -ra --durations=25
 
 test: lint typecheck pytest
 
