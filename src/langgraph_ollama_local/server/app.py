@@ -64,6 +64,7 @@ from langgraph_ollama_local.server.schemas import (
     ChatRequest,
     ChatResponse,
     DecisionBody,
+    SearchText,
     ThreadId,
     ThreadIdText,
 )
@@ -89,7 +90,6 @@ from langgraph_ollama_local.web import mount_web
 WAIT_SECONDS = 300.0
 TOTAL_CAP = 1000  # `GET /approvals?count=capped` counts this many at most
 FOR_ME_SCAN = 2000  # `GET /approvals?for_me=true` checks this many role-matching items at most
-MAX_QUERY = 200
 MONITOR_ROLE = "monitor"
 # Thread ids in paths follow the rule of bodies (`schemas.check_thread_id`).
 
@@ -497,11 +497,7 @@ def create_app(
             description=f"`capped` counts at most {TOTAL_CAP} matches (flat with any backlog); "
             "`total_is_exact` says whether `total` is the full count",
         ),
-        q: str | None = Query(
-            None,
-            max_length=MAX_QUERY,
-            description="case-insensitive substring of the tool, summary, thread id or requester",
-        ),
+        q: SearchText | None = None,  # a substring of the tool, summary, thread id or requester
         for_me: bool = Query(
             False,
             description="only pending items the caller may decide now (`viewer.can_decide`); "
@@ -520,7 +516,7 @@ def create_app(
             limit=limit,
             offset=offset,
             count_limit=TOTAL_CAP + 1 if count == "capped" else None,
-            q=q.strip() or None if q else None,
+            q=q.strip() or None if q else None,  # only spaces: no search
         )
         now = await runtime.now()
         if for_me:
