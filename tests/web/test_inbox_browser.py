@@ -11,6 +11,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
@@ -509,7 +510,8 @@ def test_triage_by_keyboard_search_and_bulk(browser, svc):
     assert wait_until(lambda: status_of(svc, "t-wx") == "rejected")
 
     # Past the first 200: pages (a backlog recorded straight into the service's database).
-    asyncio.run(backlog(svc.db, 201))
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's event loop
+        pool.submit(asyncio.run, backlog(svc.db, 201)).result()
     page.get_by_role("button", name="Apply filters").click()
     page.locator("#pager-text", has_text="1–200 of 201").wait_for()
     assert cards.count() == 200
