@@ -47,6 +47,13 @@ if command -v npm >/dev/null 2>&1 && [ ! -d tests/server/js/node_modules/@langch
     || echo "    could not install it: tests/server/test_langgraph_api_js.py will fail" >&2
 fi
 
+# axe-core for the browser tests' accessibility scan (tests/web/test_inbox_browser.py).
+if command -v npm >/dev/null 2>&1 && [ ! -f tests/web/js/node_modules/axe-core/axe.min.js ]; then
+  echo "==> installing axe-core (npm) for the accessibility scan"
+  npm install --prefix tests/web/js --silent --no-audit --no-fund >/dev/null 2>&1 \
+    || echo "    could not install it: the accessibility scan in tests/web will fail" >&2
+fi
+
 if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ] && [ "$STAMP" -nt scripts/install.sh ]; then
   exit 0  # up to date
 fi

@@ -129,3 +129,22 @@ def test_the_loser_of_a_race_learns_who_won_a_stranger_nothing():
     assert can_see_request(Principal("carol", frozenset({"approver"})), decided, facts, rules) is None
     assert can_see_request(Principal("dave", frozenset({"finance"})), decided, facts, rules) is not None
     assert can_see_request(Principal("alice"), decided, facts, rules) is None  # her own thread
+
+
+def test_decision_refusal_adds_status_and_deadline_to_can_decide():
+    """The inbox's `viewer` check: decided and overdue items first, then the same rules."""
+    from datetime import timedelta
+
+    from langgraph_ollama_local.auth import decision_refusal
+
+    now = datetime.now(UTC)
+    bob = who("bob", "approver")
+    assert decision_refusal(bob, request(), STRICT, now) is None
+    done = decision_refusal(bob, request(status="approved", decided_by="carol"), STRICT, now)
+    assert done is not None and done.rule == "status" and "approved by carol" in done.reason
+    late = request(deadline=now - timedelta(seconds=1), on_timeout="escalate", escalate_to="director")
+    denied = decision_refusal(bob, late, STRICT, now)
+    assert denied is not None and denied.rule == "deadline" and "'director'" in denied.reason
+    assert decision_refusal(bob, request(deadline=now + timedelta(seconds=5)), STRICT, now) is None
+    own = decision_refusal(who("alice", "approver"), request(), STRICT, now)
+    assert own == can_decide(who("alice", "approver"), request(), STRICT)

@@ -49,6 +49,39 @@ async def test_record_is_idempotent_and_inbox_is_ordered(store_url):
         await store.close()
 
 
+async def test_search_and_decider_filters(store_url):
+    """`q`: a case-insensitive substring of tool, summary, thread or requester, LIKE's own
+    wildcards taken literally; `decider`: the role half of who may decide."""
+    from dataclasses import replace
+
+    from langgraph_ollama_local.store.approval_store import Reader
+
+    store = await ApprovalStore.open(store_url)
+    try:
+        await store.ensure_thread("ops_1", actor="alice")
+        await store.ensure_thread("sales", actor="bob")
+        mail = replace(email_request("m" * 32), summary='Email to Partner@Example.com — "Agenda"', requested_by="alice")
+        other = replace(email_request("n" * 32), tool="transfer", required_role="finance", summary="transfer(amount=5)",
+                        requested_by="bob")
+        await store.record_requests("ops_1", None, [mail])
+        await store.record_requests("sales", None, [other])
+
+        async def found(**query) -> list[str | None]:
+            return sorted(r.tool or "" for r in (await store.inbox(InboxQuery(**query)))[0])
+
+        assert await found(q="partner@example") == ["send_email"]  # summary, any case
+        assert await found(q="TRANS") == ["transfer"]  # tool
+        assert await found(q="BOB") == ["transfer"]  # requester
+        assert await found(q="s_1") == ["send_email"]  # thread
+        assert await found(q="p_") == []  # "_" is literal, not LIKE's one-character wildcard
+        assert await found(q="o%s") == []  # "%" is literal too
+        assert await found(decider=Reader("carol", frozenset({"finance"}))) == ["transfer"]
+        assert await found(decider=Reader("carol", frozenset({"manager", "finance"}))) == ["send_email", "transfer"]
+        assert await found(decider=Reader("carol", frozenset())) == []
+    finally:
+        await store.close()
+
+
 async def test_concurrent_decisions_exactly_one_wins(store_url):
     store = await ApprovalStore.open(store_url)
     try:

@@ -7,9 +7,11 @@ person would: a pasted token or a one-time `#code=` link, a session cookie, CSRF
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.support import STRICT_POLICY, Service, hitl, launch, wait_until
+from tests.server.support import STRICT_POLICY, Service, hitl, issue, launch, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 HERE = Path(__file__).parent
 GRAPH = HERE / "web_graph.py"
 ARTIFACTS = HERE / "artifacts"
+README_SHOT = HERE.parents[1] / "docs" / "images" / "inbox.png"
+AXE = HERE / "js" / "node_modules" / "axe-core" / "axe.min.js"
 USERS = {"rev": ("admin", "approver", "finance", "requester"), "ann": ("approver",)}
 
 pytestmark = [
@@ -115,6 +119,19 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
+def axe_violations(page) -> list[str]:
+    """axe-core's WCAG 2.x A/AA scan of the page as it is now (scripts/install.sh installs it).
+
+    Evaluated through the DevTools protocol, which the page's CSP does not govern: nothing
+    is added to the page's own scripts."""
+    assert AXE.exists(), f"{AXE} is missing: run scripts/install.sh (npm install --prefix tests/web/js)"
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    result = page.evaluate("""axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})
+        .then(r => r.violations.map(v => `${v.id}: ${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(' | ')}`))""")
+    return list(result)
+
+
 # -- sign-in ---------------------------------------------------------------------------------
 
 
@@ -162,9 +179,14 @@ def test_a_new_request_appears_live_with_its_context_then_approve(browser, svc):
     card = page.locator("#inbox .card", has_text="ann@example.com")
     card.wait_for()  # arrived over SSE, no reload (checked in assert_clean)
     text = card.inner_text()
+    assert card.locator("h3 .summary").inner_text() == 'Email to ann@example.com — "Hello"'  # first, one line
     assert "send_email" in text and "asked by rev" in text
     assert "Stage approval (1 of 1) · needs role approver" in text
-    assert '"to": "ann@example.com"' in card.locator("pre.args").inner_text()  # pretty-printed JSON
+    fields = card.locator("dl.args")  # labelled fields, not JSON
+    assert fields.locator("dt").all_inner_texts()[:2] == ["to", "subject"]
+    assert fields.locator("dd").first.inner_text() == "ann@example.com"
+    card.locator(".reason", has_text="User asked: Send email to ann@example.com please").wait_for()  # inline
+    assert "then rejected automatically" in card.locator(".meta.deadline").inner_text()
     provenance = card.locator(".meta.provenance").inner_text()
     assert provenance == "Where the arguments came from — to: from the user · subject, body: written by the model"
     assert card.locator(".provenance.flag").count() == 0
@@ -174,13 +196,14 @@ def test_a_new_request_appears_live_with_its_context_then_approve(browser, svc):
     card.locator(".messages li.human", has_text="Send email to ann@example.com please").wait_for()
     assert card.locator(".call.current").count() == 1  # the tool call this request is about
     assert page.locator("#pending-count").inner_text() == "1"
-    shot(page, "inbox.png")
+    assert axe_violations(page) == []
+    page.screenshot(path=str(README_SHOT))  # the README's picture, fresh from every run
 
     card.get_by_role("button", name="Approve send_email in thread live1").click()
     card.wait_for(state="detached")
     page.locator("#announce", has_text="Approved: send_email in thread live1").wait_for()
     assert wait_until(lambda: recipients(svc) == ["ann@example.com"])
-    page.locator("#pending-count", has_text="0").wait_for()
+    page.locator("#pending-count").wait_for(state="hidden")  # no badge on an empty inbox
 
     page.get_by_role("link", name="History").click()
     done = page.locator("#history .card", has_text="ann@example.com")
@@ -347,40 +370,227 @@ def test_reject_with_a_reason_and_respond_with_a_message(browser, svc):
     assert_clean(page)
 
 
-def test_server_refusals_are_shown_inline_and_the_input_is_kept(browser, tmp_path):
-    svc = start(tmp_path, policy=STRICT_POLICY)  # nobody approves their own request
+def test_typed_input_is_kept_when_filtered_out_or_decided_elsewhere(browser, svc):
+    page = sign_in(browser, svc, user="rev")
+    ask(svc, "own", "Send email to own@example.com", user="rev")
+    card = page.locator("#inbox .card", has_text="own@example.com")
+    card.get_by_role("button", name="Reject send_email").click()
+    card.get_by_label("Reason for rejecting").fill("my carefully written reason")
+    card.get_by_role("button", name="Respond instead").click()  # switch forms and back: still typed
+    card.get_by_role("button", name="Reject send_email").click()
+    assert card.get_by_label("Reason for rejecting").input_value() == "my carefully written reason"
+
+    # Filtering it out while typing does not lose the text either (it is still pending).
+    page.locator("#filters").get_by_label("Tool").fill("get_weather")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_timeout(500)
+    assert card.get_by_label("Reason for rejecting").input_value() == "my carefully written reason"
+    assert card.get_by_text("no longer pending").count() == 0
+    page.get_by_role("button", name="Clear").click()
+
+    # Someone else decides while this person is typing: the card and the text stay, flagged.
+    svc.client("ann").post(f"/approvals/{card.get_attribute('data-id')}/decision", json={"type": "approve"})
+    card.get_by_text("no longer pending: now approved by ann").wait_for()
+    assert card.get_by_label("Reason for rejecting").input_value() == "my carefully written reason"
+    card.get_by_role("button", name="Dismiss").click()
+    card.wait_for(state="detached")
+    assert_clean(page)
+
+
+def test_honest_buttons_needs_me_and_stage_context(browser, tmp_path):
+    """`viewer` comes from the decision route's own check: the requester, a stage-1 approver on
+    stage 2 and a person without the role see why, not buttons; the right person sees buttons."""
+    users = {"rev": ("requester", "approver"), "ann": ("approver",), "fin": ("approver", "finance"),
+             "cfo": ("finance",)}
+    svc = launch(tmp_path, graph=f"{GRAPH}:two_stage", policy=STRICT_POLICY, users=users)
     try:
+        ask(svc, "two", "Send email to board@example.com", user="rev")
+
+        def item(user: str, **params: Any) -> dict[str, Any]:
+            data = svc.client(user).get("/approvals", params={"thread_id": "two", **params}).json()
+            return data["items"][0] if data.get("items") else {}  # no items: a 403 until it is hers
+
+        assert wait_until(lambda: item("rev").get("stage") == "manager")
+        own = item("rev")["viewer"]
+        assert own["can_decide"] is False and "cannot decide their own request" in own["reason"]
+        assert item("ann")["viewer"] == {"can_decide": True, "reason": None}
+        detail = svc.client("ann").get(f"/approvals/{item('ann')['id']}").json()  # one item: the same field
+        assert detail["viewer"]["can_decide"] is True and detail["summary"] == 'Email to board@example.com — "Hello"'
+        assert svc.client("cfo").get(f"/approvals/{item('ann')['id']}").status_code == 403  # not hers to read yet
+        # Needs me: only what the caller may decide now
+        assert [i["thread_id"] for i in svc.client("ann").get("/approvals", params={"for_me": "true"}).json()["items"]] == ["two"]
+        assert svc.client("rev").get("/approvals", params={"for_me": "true"}).json()["total"] == 0
+
         page = sign_in(browser, svc, user="rev")
-        ask(svc, "own", "Send email to own@example.com", user="rev")
-        card = page.locator("#inbox .card", has_text="own@example.com")
-        card.get_by_role("button", name="Reject send_email").click()
-        card.get_by_label("Reason for rejecting").fill("my carefully written reason")
-        card.get_by_role("button", name="Reject", exact=True).click()
-        alert = card.locator(".text-form [role=alert]")
-        alert.wait_for()
-        assert "own" in alert.inner_text().lower()  # the server's 403 detail
-        assert card.get_by_label("Reason for rejecting").input_value() == "my carefully written reason"
-        card.get_by_role("button", name="Respond instead").click()  # switch forms and back: still typed
-        card.get_by_role("button", name="Reject send_email").click()
-        assert card.get_by_label("Reason for rejecting").input_value() == "my carefully written reason"
-
-        # Filtering it out while typing does not lose the text either (it is still pending).
-        page.locator("#filters").get_by_label("Tool").fill("get_weather")
-        page.get_by_role("button", name="Apply filters").click()
-        page.wait_for_timeout(500)
-        assert card.get_by_label("Reason for rejecting").input_value() == "my carefully written reason"
-        assert card.get_by_text("no longer pending").count() == 0
-        page.get_by_role("button", name="Clear").click()
-
-        # Someone else decides while this person is typing: the card and the text stay, flagged.
-        svc.client("ann").post(f"/approvals/{card.get_attribute('data-id')}/decision", json={"type": "approve"})
-        card.get_by_text("no longer pending: now approved by ann").wait_for()
-        assert card.get_by_label("Reason for rejecting").input_value() == "my carefully written reason"
-        card.get_by_role("button", name="Dismiss").click()
-        card.wait_for(state="detached")
+        card = page.locator("#inbox .card", has_text="board@example.com")
+        card.locator(".refusal", has_text="cannot decide their own request").wait_for()
+        assert card.get_by_role("button").count() == 0  # nothing that would be refused
+        assert "then escalated to the director role" in card.locator(".meta.deadline").inner_text()
+        assert "no earlier stage decided yet" in card.locator(".meta.policy").inner_text()
+        page.get_by_label("Needs me").check()
+        page.locator("#inbox-empty", has_text="Nothing waits for you.").wait_for()
+        assert page.locator("#inbox .card").count() == 0
         assert_clean(page)
+
+        first = item("fin")
+        assert svc.client("fin").post(f"/approvals/{first['id']}/decision", json={"type": "approve"}).status_code == 200
+        assert wait_until(lambda: item("cfo").get("stage") == "finance")
+        stage2 = item("fin")["viewer"]
+        assert stage2["can_decide"] is False and "already approved an earlier stage" in stage2["reason"]
+        assert "'finance' role" in item("rev")["viewer"]["reason"]  # the role is checked first
+        assert item("cfo")["viewer"]["can_decide"] is True
+        assert svc.client("fin").get("/approvals", params={"for_me": "true"}).json()["total"] == 0
+        assert svc.client("cfo").get("/approvals", params={"for_me": "true"}).json()["total"] == 1
+
+        fin = sign_in(browser, svc, user="fin", width=375, height=740)
+        card = fin.locator("#inbox .card", has_text="board@example.com")
+        card.locator(".refusal", has_text="already approved an earlier stage").wait_for()
+        assert card.get_by_role("button", name="Approve").count() == 0
+        assert "earlier: manager approved by fin" in card.locator(".meta.policy").inner_text()
+        cfo = sign_in(browser, svc, user="cfo")
+        card = cfo.locator("#inbox .card", has_text="board@example.com")
+        card.get_by_role("button", name="Approve send_email in thread two").click()
+        assert wait_until(lambda: recipients(svc) == ["board@example.com"])
+        assert_clean(cfo)
     finally:
         svc.stop()
+
+
+def test_triage_by_keyboard_search_and_bulk(browser, svc):
+    page = sign_in(browser, svc)
+    ask(svc, "t-one", "Send email to one@example.com")
+    ask(svc, "t-two", "Send email to two@example.com")
+    ask(svc, "t-wx", "What is the weather in Paris?")
+    cards = page.locator("#inbox .card")
+    assert wait_until(lambda: cards.count() == 3)
+    filters = page.locator("#filters")
+    filters.get_by_label("Search").fill("TWO@example")  # a substring of the summary, any case
+    filters.get_by_label("Search").press("Enter")
+    assert wait_until(lambda: cards.count() == 1)
+    assert "two@example.com" in cards.first.inner_text()
+    filters.get_by_label("Search").fill("t-wx")  # the thread
+    filters.get_by_label("Search").press("Enter")
+    assert wait_until(lambda: cards.count() == 1 and "Paris" in cards.first.inner_text())
+    page.get_by_role("button", name="Clear").click()
+    assert wait_until(lambda: cards.count() == 3)
+
+    def focused() -> str | None:
+        return page.evaluate("document.activeElement.dataset ? document.activeElement.dataset.id || null : null")
+
+    ids = [cards.nth(i).get_attribute("data-id") for i in range(3)]  # weather first (soonest deadline)
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("j")
+    assert focused() == ids[0]
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    assert focused() == ids[1]
+    page.keyboard.press("?")
+    page.get_by_role("dialog", name="Keyboard shortcuts").wait_for()
+    page.keyboard.press("Escape")
+    page.get_by_role("dialog", name="Keyboard shortcuts").wait_for(state="hidden")
+    page.keyboard.press("x")  # select two cards for one decision
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.locator("#bulk-count", has_text="2 selected").wait_for()
+    page.get_by_role("button", name="Approve selected").click()
+    dialog = page.get_by_role("dialog", name="Approve 2 requests?")
+    listed = dialog.locator("#bulk-list li").all_inner_texts()
+    assert listed == ['Email to one@example.com — "Hello" — thread t-one', 'Email to two@example.com — "Hello" — thread t-two']
+    dialog.get_by_role("button", name="Approve all").click()
+    assert wait_until(lambda: recipients(svc) == ["one@example.com", "two@example.com"])
+    assert wait_until(lambda: cards.count() == 1)
+    page.keyboard.press("j")
+    page.keyboard.press("r")  # reject asks for a reason first, focus in the field
+    reason = cards.first.get_by_label("Reason for rejecting")
+    assert wait_until(lambda: reason.evaluate("e => e === document.activeElement"))
+    page.keyboard.type("not today")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    assert wait_until(lambda: status_of(svc, "t-wx") == "rejected")
+
+    # Past the first 200: pages (a backlog recorded straight into the service's database).
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's event loop
+        pool.submit(asyncio.run, backlog(svc.db, 201)).result()
+    page.get_by_role("button", name="Apply filters").click()
+    page.locator("#pager-text", has_text="1–200 of 201").wait_for()
+    assert cards.count() == 200
+    page.get_by_role("button", name="Next page").click()
+    page.locator("#pager-text", has_text="201–201 of 201").wait_for()
+    assert wait_until(lambda: cards.count() == 1)
+    assert page.get_by_role("button", name="Next page").is_disabled()
+    assert_clean(page)
+
+
+async def backlog(db: str, count: int) -> None:
+    from langgraph_ollama_local.store.approval_store import ApprovalStore, NewRequest
+
+    store = await ApprovalStore.open(db)
+    try:
+        await store.ensure_thread("backlog", actor="rev")
+        await store.record_requests("backlog", None, [
+            NewRequest(kind="tool_approval", interrupt_id=f"backlog-{i}", tool="get_weather", args={"location": f"P{i}"},
+                       summary=f"get_weather(location=P{i})", required_role="approver",
+                       allowed_decisions=("approve", "reject"), requested_by="rev")
+            for i in range(count)])
+    finally:
+        await store.close()
+
+
+def test_nothing_typed_is_lost(browser, svc):
+    """Drafts survive a reload, a lost server and an expired session; the way back leads to the
+    same card; a login link pasted into a tab already on /login signs in."""
+    page = sign_in(browser, svc, user="ann")
+    ask(svc, "keep", "Send email to keep@example.com", user="rev")
+    ask(svc, "edit", "Send email to edit@example.com", user="rev")
+    keep = page.locator("#inbox .card", has_text="keep@example.com")
+    edit = page.locator("#inbox .card", has_text="edit@example.com")
+    keep.get_by_role("button", name="Reject send_email").click()
+    keep.get_by_label("Reason for rejecting").fill("a reason I do not want to type twice")
+    edit.get_by_role("button", name="Edit the arguments").click()
+    edit.get_by_label("to (required)").fill("fixed@example.com")
+
+    page.reload()
+    assert keep.get_by_label("Reason for rejecting").input_value() == "a reason I do not want to type twice"
+    assert edit.get_by_label("to (required)").input_value() == "fixed@example.com"
+    assert edit.get_by_label("to after").inner_text() == '"fixed@example.com"'  # the diff is redrawn
+    edit.get_by_role("button", name="Approve with edits").click()
+    assert wait_until(lambda: recipients(svc) == ["fixed@example.com"])
+
+    # The server cannot be reached: the page says so and decisions wait until it is back.
+    page.context.route("**/*", lambda route: route.abort())
+    keep.get_by_role("button", name="Reject", exact=True).click()
+    page.locator("#offline", has_text="cannot be reached").wait_for()
+    assert keep.get_by_role("button", name="Reject", exact=True).is_disabled()
+    assert keep.get_by_label("Reason for rejecting").input_value() == "a reason I do not want to type twice"
+    page.context.unroute("**/*")
+    page.locator("#offline").wait_for(state="hidden")
+    assert keep.get_by_role("button", name="Reject", exact=True).is_enabled()
+    assert keep.locator(".error", has_text="cannot").count() == 0  # the outage's error went with it
+    assert status_of(svc, "keep") == "pending"
+
+    # The session ends: the sign-in page says why, and signing in leads back to the card.
+    listed = json.loads(hitl("tokens", "list", "--db", svc.db, "--json", home=svc.home).stdout)
+    hitl("tokens", "revoke", next(t["id"] for t in listed if t["user"] == "ann"), "--db", svc.db, home=svc.home)
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(f"{svc.base}/login")
+    page.locator("#login-notice", has_text="what you typed is kept").wait_for()
+    page.get_by_label("API token").fill(issue(svc.db, svc.home, "ann", "approver"))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{svc.base}/")
+    assert wait_until(lambda: page.evaluate("document.activeElement.dataset.id || null") == keep.get_attribute("data-id"))
+    assert keep.get_by_label("Reason for rejecting").input_value() == "a reason I do not want to type twice"
+    keep.get_by_role("button", name="Reject", exact=True).click()
+    assert wait_until(lambda: status_of(svc, "keep") == "rejected")
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('hitl-draft:')).length") == 0
+
+    # A login link pasted into a tab that is already on /login (only the fragment changes).
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{svc.base}/login")
+    page.goto(login_link(svc, "ann"))
+    page.wait_for_url(f"{svc.base}/")
+    page.locator("#me", has_text="ann").wait_for()
+    assert page.tab.errors == []
 
 
 def test_an_already_decided_request_says_so_when_no_live_update_came(browser, svc):
@@ -408,6 +618,7 @@ def test_a_revoked_token_ends_the_session(browser, svc):
     page.get_by_role("link", name="History").click()  # the next request is refused: back to sign-in
     page.wait_for_url(f"{svc.base}/login")
     page.get_by_label("API token").wait_for()
+    page.locator("#login-notice", has_text="Your session ended").wait_for()  # says so
 
 
 def test_an_expired_request_shows_as_expired(browser, tmp_path):
@@ -438,8 +649,8 @@ def test_model_written_markup_is_shown_as_text_and_never_run(browser, svc):
     ask(svc, "xss", hostile)
     card = page.locator("#inbox .card", has_text="x@example.com")
     card.wait_for()
-    args = card.locator("pre.args").inner_text()
-    assert "<script>window.pwned=1</script>" in args and '<img src=x onerror=\\"window.pwned=2\\">' in args
+    args = card.locator("dl.args").inner_text()
+    assert "<script>window.pwned=1</script>" in args and '<img src=x onerror="window.pwned=2">' in args
     card.get_by_text("Conversation that led here").click()
     card.locator(".messages li", has_text="<img src=x onerror=").first.wait_for()
     card.get_by_role("button", name="Edit the arguments").click()
@@ -478,11 +689,14 @@ def test_keyboard_only_edit_and_approve(browser, svc):
     tab_to("e.textContent === 'Approve with edits'")
     page.keyboard.press("Enter")
     assert wait_until(lambda: recipients(svc) == ["kay@example.com"])
-    # focus moved to the next card's first decision, ready for the next Enter
+    # focus moved to the next card itself, never to a button: Enter twice decides nothing unread
     # (polled from here: the page's CSP forbids the eval behind wait_for_function)
-    assert wait_until(lambda: page.evaluate("document.activeElement.getAttribute('aria-label')")
-                      == "Approve send_email in thread kb2")
+    assert wait_until(lambda: page.evaluate("document.activeElement.dataset.id") is not None)
+    assert "lee@example.com" in page.evaluate("document.activeElement.textContent")
     page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    assert recipients(svc) == ["kay@example.com"] and status_of(svc, "kb2") == "pending"
+    page.keyboard.press("a")  # the shortcut approves the card that has the focus
     assert wait_until(lambda: recipients(svc) == ["kay@example.com", "lee@example.com"])
     assert_clean(page)
 
@@ -507,6 +721,10 @@ def test_phone_width_has_no_horizontal_overflow_and_every_control_is_labelled(br
         .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
         .map(e => e.outerHTML)""")
     assert unlabelled == []
+    assert axe_violations(page) == []
+    page.emulate_media(color_scheme="dark")  # dark mode follows prefers-color-scheme
+    assert page.evaluate("getComputedStyle(document.documentElement).backgroundColor") == "rgb(23, 24, 26)"
+    assert axe_violations(page) == []
     for view in ["History", "New conversation"]:
         page.get_by_role("link", name=view).click()
         assert overflow() <= 0, f"{view}: horizontal overflow at 375px"
@@ -569,11 +787,14 @@ def test_questions_and_breakpoints_take_their_own_answers(browser, tmp_path):
         page = sign_in(browser, svc)
         ask(svc, "q1", "go")
         card = page.locator("#inbox .card", has_text="Should I proceed?")
-        card.get_by_role("button", name="Answer Question").click()
-        card.get_by_label("Your answer").select_option(label="yes")
-        card.get_by_role("button", name="Send answer").click()
+        yes, no = card.get_by_role("button", name="Answer yes"), card.get_by_role("button", name="Answer no")
+        yes.wait_for()
+        assert yes.is_visible() and no.is_visible() and card.locator("select").count() == 0  # nothing preselected
+        no.click()
         card.wait_for(state="detached")
         assert wait_until(lambda: status_of(svc, "q1") == "answered")
+        item = svc.client("rev").get("/approvals", params={"thread_id": "q1", "status": "all"}).json()["items"][0]
+        assert item["decision"]["value"] == "no"
         assert_clean(page)
     finally:
         svc.stop()
@@ -596,5 +817,5 @@ def test_a_breakpoint_continues_from_the_page(browser, tmp_path):
 
 
 def test_readme_screenshot_is_committed():
-    """The README links docs/images/inbox.png; refresh it from tests/web/artifacts/ by hand."""
+    """The README links docs/images/inbox.png; test_a_new_request_appears_live_… rewrites it each run."""
     assert (HERE.parents[1] / "docs" / "images" / "inbox.png").stat().st_size > 10_000

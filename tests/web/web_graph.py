@@ -116,3 +116,15 @@ _steps.add_edge(START, "plan")
 _steps.add_edge("plan", "act")
 _steps.add_edge("act", END)
 breakpoints = _steps.compile(interrupt_before=["act"])
+
+
+# `two_stage`: send_email needs an approver (escalated to `director` after an hour), then
+# finance: two different people, never the requester (with the strict policy's access rules).
+two_stage = build_workflow(
+    ScriptedChatModel(script=email_assistant_script), default_tools(LocalAgentConfig()),
+    policy=ApprovalPolicy.from_mapping({"default": "allow", "tools": {"send_email": {
+        "allowed_decisions": DECISIONS, "stages": [
+            {"name": "manager", "role": "approver", "timeout_seconds": 3600, "on_timeout": "escalate",
+             "escalate_to": "director"},
+            {"name": "finance", "role": "finance"}]}}}),
+).compile()

@@ -19,6 +19,7 @@ from langgraph_ollama_local.agent.mail import (
     message_id_for,
 )
 from langgraph_ollama_local.approvals.provenance import KEY_ARGS_METADATA
+from langgraph_ollama_local.approvals.summary import SUMMARY_METADATA
 from langgraph_ollama_local.config import LocalAgentConfig
 
 
@@ -81,6 +82,8 @@ def make_send_email_tool(delivery: EmailDelivery) -> BaseTool:
         metadata={
             # Every recipient must come from the user (see approvals/provenance.py).
             KEY_ARGS_METADATA: ["to"],
+            # The inbox's one line (approvals/summary.py).
+            SUMMARY_METADATA: 'Email to {to} — "{subject}"',
             PLAN_EXAMPLES_KEY: [
                 {
                     "message": "Email ann@corp.com that I am running late",

@@ -44,6 +44,7 @@ from langgraph_ollama_local.approvals.digest import call_digest
 from langgraph_ollama_local.approvals.policy import ApprovalPolicy, Verdict
 from langgraph_ollama_local.approvals.provenance import KEY_ARGS_METADATA, Provenance, trace_arguments
 from langgraph_ollama_local.approvals.requests import StageTicket, approval_payload
+from langgraph_ollama_local.approvals.summary import SUMMARY_METADATA, summarize
 
 OutcomeStatus = Literal["run", "rejected", "responded", "denied", "blocked", "ungrounded", "repeated"]
 Ask = Callable[[dict[str, Any], Any], Decision]
@@ -412,6 +413,9 @@ def _run_stages(
             prior=review.trail,
             provenance=review.provenance,
             barred=sorted(review.barred),
+            summary=summarize(
+                review.call["name"], review.call["args"], (tool.metadata or {}).get(SUMMARY_METADATA)
+            ),
         )
         schema = decision_response_schema(
             review.verdict.allowed_decisions,

@@ -48,6 +48,7 @@ class ApprovalRequest:
     required_role: str | None = None
     allowed_decisions: tuple[str, ...] = ()
     description: str | None = None
+    summary: str | None = None
     deadline: datetime | None = None
     on_timeout: str | None = None
     escalate_to: str | None = None

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from langgraph_ollama_local.approvals.digest import call_digest
 from langgraph_ollama_local.approvals.policy import DecisionType, Stage, Verdict
+from langgraph_ollama_local.approvals.summary import summarize
 
 PAYLOAD_VERSION = 1
 
@@ -61,6 +62,7 @@ def approval_payload(
     prior: Sequence[Mapping[str, Any]] = (),
     provenance: Mapping[str, Any] | None = None,
     barred: Sequence[str] = (),
+    summary: str | None = None,
 ) -> dict[str, Any]:
     """The value our gate passes to `interrupt()` for one call at one stage."""
     description = verdict.description or f"Approve {name} with args {dict(args)}?"
@@ -101,6 +103,8 @@ def approval_payload(
             # Who may not decide this stage: approvers of earlier stages of this version of
             # the call, and its editors (the gate's rule; the service checks the same list).
             "barred_actors": sorted(barred),
+            # One line a person reads (approvals/summary.py; the tool's own when it has one).
+            "summary": summary if summary is not None else summarize(name, args),
         },
     }
 

@@ -10,6 +10,7 @@ from langgraph_ollama_local.auth.authorization import (
     can_edit_state,
     can_read_full_audit,
     can_start_runs,
+    decision_refusal,
 )
 from langgraph_ollama_local.auth.identity import SYSTEM_PREFIX, Principal, check_user_name
 from langgraph_ollama_local.auth.threads import (
@@ -36,6 +37,7 @@ __all__ = [
     "can_start_runs",
     "can_write_thread",
     "check_user_name",
+    "decision_refusal",
     "event_thread_id",
     "hash_token",
     "new_token",

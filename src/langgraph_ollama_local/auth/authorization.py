@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from langgraph_ollama_local.approvals.lifecycle import ApprovalRequest
@@ -89,6 +90,30 @@ def can_decide(principal: Principal, request: ApprovalRequest, rules: AccessRule
             rule="stages.distinct_people",
         )
     return None
+
+
+def decision_refusal(
+    principal: Principal, request: ApprovalRequest, rules: AccessRules, now: datetime
+) -> Denied | None:
+    """Why a decision by `principal` on `request` at `now` would be refused, or None.
+
+    The inbox shows this instead of buttons that would fail: the decision path refuses a
+    decided request (409), one past its deadline (the store's `enforce_deadline`, then the
+    deadline's policy applies) and whatever `can_decide` refuses (403), in that order.
+    """
+    if not request.is_pending:
+        by = f" by {request.decided_by}" if request.decided_by else ""
+        return Denied(f"this request is already {request.status}{by}", rule="status")
+    if request.deadline is not None and request.deadline <= now:
+        outcome = (
+            f"escalated to the {request.escalate_to!r} role"
+            if request.on_timeout == "escalate"
+            else "approved"
+            if request.on_timeout == "approve"
+            else "rejected"
+        )
+        return Denied(f"the deadline has passed: the request is being {outcome} by policy", rule="deadline")
+    return can_decide(principal, request, rules)
 
 
 def _earlier_deciders(payload: Any) -> set[str]:

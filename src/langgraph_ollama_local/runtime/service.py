@@ -47,6 +47,7 @@ from langgraph_ollama_local.approvals.errors import DecisionError
 from langgraph_ollama_local.approvals.lifecycle import DECIDED_BY_TYPE, ApprovalRequest, RequestKind
 from langgraph_ollama_local.approvals.policy import AccessRules
 from langgraph_ollama_local.approvals.requests import InterruptView, read_interrupt
+from langgraph_ollama_local.approvals.summary import MAX_SUMMARY, one_line, summarize
 from langgraph_ollama_local.auth import Denied, Principal, ThreadFacts, can_decide, can_write_thread
 from langgraph_ollama_local.runtime.events import EventBus
 from langgraph_ollama_local.runtime.jsonable import to_jsonable
@@ -150,7 +151,12 @@ def _items_for(interrupt: Interrupt, now: datetime, requested_by: str | None) ->
         "response_schema": schema,
     }
     if view.kind == "question":
-        return [NewRequest(kind="question", description=view.question, **common)]
+        question = view.question or "the agent asks"
+        return [
+            NewRequest(
+                kind="question", description=view.question, summary=one_line(question, MAX_SUMMARY), **common
+            )
+        ]
     raw = view.raw if isinstance(view.raw, Mapping) else {}
     hitl = raw.get("hitl") if isinstance(raw.get("hitl"), Mapping) else {}
     stage = hitl.get("stage") if isinstance(hitl, Mapping) and isinstance(hitl.get("stage"), Mapping) else {}
@@ -169,10 +175,18 @@ def _items_for(interrupt: Interrupt, now: datetime, requested_by: str | None) ->
             required_role=view.role,
             allowed_decisions=action.allowed_decisions,
             description=action.description,
+            summary=_summary_of(hitl if isinstance(hitl, Mapping) else {}, action.name, action.args),
             **common,
         )
         for index, action in enumerate(view.actions)
     ]
+
+
+def _summary_of(hitl: Mapping[str, Any], tool: str, args: Mapping[str, Any]) -> str:
+    """The gate's line (the tool's own summariser ran where the tool lives); any other
+    graph's interrupt gets the generic one."""
+    given = hitl.get("summary")
+    return one_line(given, MAX_SUMMARY) if isinstance(given, str) and given.strip() else summarize(tool, args)
 
 
 def _jsonable(value: Any) -> bool:
@@ -605,6 +619,7 @@ class ServiceRuntime:
                     kind="breakpoint",
                     interrupt_id=marker,
                     description=f"Paused before {list(next_nodes)}",
+                    summary=one_line(f"Paused before {', '.join(map(str, next_nodes))}", MAX_SUMMARY),
                     # so the continue run works for the same person, not for whoever continued
                     requested_by=requester,
                 )
@@ -973,7 +988,32 @@ def _public(request: ApprovalRequest) -> dict[str, Any]:
             data[key] = data[key].isoformat()
     data["allowed_decisions"] = list(request.allowed_decisions)
     data["provenance"] = provenance_of(request.payload)
+    data["policy"] = policy_of(request.payload)
+    choices = request.payload.get("choices") if isinstance(request.payload, dict) else None
+    data["choices"] = choices if request.kind == "question" and isinstance(choices, list) else None
     return data
+
+
+def policy_of(payload: Any) -> dict[str, Any] | None:
+    """Why a person is asked, from the gate's payload: the policy rule that matched, its
+    notes, and who decided the earlier stages of this call (the card shows them)."""
+    hitl = payload.get("hitl") if isinstance(payload, dict) else None
+    if not isinstance(hitl, dict):
+        return None
+    prior = hitl.get("prior_decisions")
+    earlier = [
+        {"stage": p.get("stage"), "actor": p.get("actor"), "type": p.get("type")}
+        for p in (prior if isinstance(prior, list) else [])
+        if isinstance(p, dict)
+    ]
+    notes = hitl.get("notes")
+    return {
+        "rule": hitl.get("rule"),
+        "notes": [str(n) for n in notes] if isinstance(notes, list) else [],
+        "earlier": earlier,
+        "call_index": hitl.get("call_index"),
+        "call_count": hitl.get("call_count"),
+    }
 
 
 def provenance_of(payload: Any) -> dict[str, Any] | None:

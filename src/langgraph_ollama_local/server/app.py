@@ -14,6 +14,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, replace
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
@@ -28,11 +29,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import HTTPConnection
 
+from langgraph_ollama_local.approvals.lifecycle import ApprovalRequest
 from langgraph_ollama_local.approvals.policy import AccessRules
 from langgraph_ollama_local.auth import (
     Principal,
     can_read_full_audit,
     can_start_runs,
+    decision_refusal,
 )
 from langgraph_ollama_local.config import LocalAgentConfig
 from langgraph_ollama_local.runtime.host import hosted_runtime
@@ -61,6 +64,7 @@ from langgraph_ollama_local.server.schemas import (
     ChatRequest,
     ChatResponse,
     DecisionBody,
+    SearchText,
     ThreadId,
     ThreadIdText,
 )
@@ -76,6 +80,7 @@ from langgraph_ollama_local.store.approval_store import (
     AlreadyDecidedError,
     InboxQuery,
     NotFoundError,
+    Reader,
 )
 from langgraph_ollama_local.store.audit import Anchor, anchors_file
 from langgraph_ollama_local.store.sessions import SessionStore
@@ -84,6 +89,7 @@ from langgraph_ollama_local.web import mount_web
 
 WAIT_SECONDS = 300.0
 TOTAL_CAP = 1000  # `GET /approvals?count=capped` counts this many at most
+FOR_ME_SCAN = 2000  # `GET /approvals?for_me=true` checks this many role-matching items at most
 MONITOR_ROLE = "monitor"
 # Thread ids in paths follow the rule of bodies (`schemas.check_thread_id`).
 
@@ -491,9 +497,16 @@ def create_app(
             description=f"`capped` counts at most {TOTAL_CAP} matches (flat with any backlog); "
             "`total_is_exact` says whether `total` is the full count",
         ),
+        q: SearchText | None = None,  # a substring of the tool, summary, thread id or requester
+        for_me: bool = Query(
+            False,
+            description="only pending items the caller may decide now (`viewer.can_decide`); "
+            f"checks at most {FOR_ME_SCAN} items that need one of the caller's roles",
+        ),
     ) -> Any:
         if thread_id:
             await guard(request).read(user, thread_id)
+        runtime = rt(request)
         query = InboxQuery(
             reader=guard(request).reader(user),
             status=None if status == "all" else status,
@@ -503,22 +516,48 @@ def create_app(
             limit=limit,
             offset=offset,
             count_limit=TOTAL_CAP + 1 if count == "capped" else None,
+            q=q.strip() or None if q else None,  # only spaces: no search
         )
-        page, total = await rt(request).store.inbox(query)
-        exact = total <= TOTAL_CAP or count == "exact"
+        now = await runtime.now()
+        if for_me:
+            # Role in SQL, then the very check the decision route makes, per item.
+            scan = replace(
+                query,
+                status="pending",
+                decider=Reader(user.user, user.roles),
+                limit=FOR_ME_SCAN,
+                offset=0,
+                count_limit=0,
+            )
+            candidates, _ = await runtime.store.inbox(scan)
+            mine = [r for r in candidates if decision_refusal(user, r, rules, now) is None]
+            page, total = mine[offset : offset + limit], len(mine)
+            exact = len(candidates) < FOR_ME_SCAN
+        else:
+            page, total = await runtime.store.inbox(query)
+            exact = total <= TOTAL_CAP or count == "exact"
+            total = total if exact else TOTAL_CAP
         return {
-            "items": [public_request(r) for r in page],
-            "total": total if exact else TOTAL_CAP,
+            "items": [with_viewer(r, user, now) for r in page],
+            "total": total,
             "total_is_exact": exact,
             "limit": limit,
             "offset": offset,
         }
 
+    def with_viewer(item: ApprovalRequest, user: Principal, now: datetime) -> dict[str, Any]:
+        """The item as the API shows it, plus what this caller may do with it (`viewer`)."""
+        denied = decision_refusal(user, item, rules, now)
+        viewer = {"can_decide": denied is None, "reason": None if denied is None else denied.reason}
+        return {**public_request(item), "viewer": viewer}
+
     @app.get("/approvals/{request_id}")
     async def get_approval(request_id: str, request: Request, user: User) -> Any:
-        item = await rt(request).store.get(request_id)
+        runtime = rt(request)
+        item = await runtime.store.get(request_id)
         await guard(request).read(user, item.thread_id)
-        return {**public_request(item), "payload": item.payload, "response_schema": item.response_schema}
+        shown = with_viewer(item, user, await runtime.now())
+        return {**shown, "payload": item.payload, "response_schema": item.response_schema}
 
     @app.post("/approvals/{request_id}/decision")
     async def decide(request_id: str, body: DecisionBody, request: Request, user: User) -> Any:

@@ -44,6 +44,23 @@ ThreadIdText = Annotated[
 ]
 
 
+def check_search(value: str) -> str:
+    """A search (`q=`) follows the thread id's rule: 1-200 printable characters (a NUL or a
+    lone control character would be refused by the database, not matched)."""
+    if not 1 <= len(value) <= MAX_THREAD_ID or not _THREAD_ID.match(value):
+        raise ValueError(f"a search is 1-{MAX_THREAD_ID} printable characters")
+    return value
+
+
+SearchText = Annotated[
+    str,
+    AfterValidator(check_search),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": MAX_THREAD_ID, "pattern": THREAD_ID_PATTERN}
+    ),
+]
+
+
 def _encodable(value: Any, where: str = "body") -> None:
     """Refuse text that is not Unicode (a lone surrogate from JSON's "\\ud800"): it cannot be
     stored or hashed, and would fail deep inside as a 500."""

@@ -107,6 +107,7 @@ class NewRequest:
     required_role: str | None = None
     allowed_decisions: tuple[str, ...] = ()
     description: str | None = None
+    summary: str | None = None
     deadline: datetime | None = None
     on_timeout: str | None = None
     escalate_to: str | None = None
@@ -217,6 +218,18 @@ class Reader:
     roles: frozenset[str] = frozenset()
 
 
+def decidable_by(decider: Reader) -> ColumnElement[bool]:
+    """SQL for the role half of `can_decide`: the item's role is one of the person's (no
+    role: the default approver role), or a question this person asked."""
+    items = approval_requests.c
+    roles = sorted(decider.roles)
+    match: ColumnElement[bool] = items.required_role.in_(roles) if roles else false()
+    if DEFAULT_ITEM_ROLE in decider.roles:
+        match = or_(match, items.required_role.is_(None))
+    asked = and_(items.kind == "question", items.requested_by == decider.user)
+    return or_(match, asked)
+
+
 def readable_by(reader: Reader, thread_id: ColumnElement[Any]) -> ColumnElement[bool]:
     """SQL for `can_read_thread` without the read-everything roles: owner, participant, or a
     role that may decide an item pending in the thread."""
@@ -249,6 +262,11 @@ class InboxQuery:
     count_limit: int | None = None
     # Only items of threads this person may read (None: everything, e.g. the admin role).
     reader: Reader | None = None
+    # Substring (case-insensitive) of the tool, summary, thread id or requester.
+    q: str | None = None
+    # Only items this person could hold the decision of by role (the SQL half of
+    # `decision_refusal`; the caller applies the rest: own request, earlier stages).
+    decider: Reader | None = None
 
 
 class ApprovalStore:
@@ -592,6 +610,16 @@ class ApprovalStore:
             stmt = stmt.where(approval_requests.c.required_role == query.role)
         if query.reader is not None:
             stmt = stmt.where(readable_by(query.reader, approval_requests.c.thread_id))
+        if query.q:
+            pattern = (
+                "%" + query.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            )
+            columns = ("tool", "summary", "thread_id", "requested_by")
+            stmt = stmt.where(
+                or_(*(func.lower(approval_requests.c[c]).like(pattern, escape="\\") for c in columns))
+            )
+        if query.decider is not None:
+            stmt = stmt.where(decidable_by(query.decider))
         return stmt
 
     async def inbox(self, query: InboxQuery = InboxQuery()) -> tuple[list[ApprovalRequest], int]:

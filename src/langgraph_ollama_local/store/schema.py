@@ -87,6 +87,7 @@ approval_requests = Table(
     Column("required_role", String(100)),
     Column("allowed_decisions", JSON),
     Column("description", Text),
+    Column("summary", Text),  # one line a person reads (approvals/summary.py), searched by `q=`
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("deadline", DateTime(timezone=True)),
     Column("on_timeout", String(20)),

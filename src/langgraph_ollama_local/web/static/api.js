@@ -29,6 +29,22 @@ export function describe(status, body) {
   return `the server answered ${status}`;
 }
 
+// The session ended (expired, revoked, signed out elsewhere): remember where this person was,
+// so the sign-in page can say why it appeared and send them back to the same card. What they
+// typed is already in localStorage (drafts.js).
+function sessionEnded() {
+  try {
+    const active = document.activeElement && document.activeElement.closest
+      ? document.activeElement.closest("li.card[data-id]") : null;
+    const opened = document.querySelector("li.card[data-id] .panel:not(:empty)");
+    const card = active ? active.dataset.id : opened ? opened.closest("li.card").dataset.id : null;
+    sessionStorage.setItem("hitl-return", JSON.stringify({ hash: location.hash, card }));
+  } catch {
+    // no storage: the sign-in page still appears, without the way back
+  }
+  location.replace("/login");
+}
+
 export async function api(path, { method = "GET", body, signal } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -44,7 +60,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
     throw new ApiError(0, "cannot reach the server: check your connection and try again", null);
   }
   if (response.status === 401) {
-    location.replace("/login");
+    sessionEnded();
     throw new ApiError(401, "your session ended: sign in again", null);
   }
   const text = await response.text();

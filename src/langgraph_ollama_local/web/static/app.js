@@ -4,6 +4,7 @@
 import { $, el, messageText, parseTime, pretty, remaining, timeEl, uid } from "./dom.js";
 import { api, setCsrf } from "./api.js";
 import { argsSchema, diffArgs, editForm, renderDiff } from "./schema.js";
+import { dropDraft, fillForm, formValues, loadDraft, saveDraft, sweepDrafts } from "./drafts.js";
 
 const VIEWS = ["inbox", "history", "thread", "chat"];
 const DONE_VERB = {
@@ -15,6 +16,10 @@ const state = {
   view: null,
   thread: null,
   cards: new Map(), // approval id -> { item, li, dirty, stale }
+  offset: 0, // inbox paging: the first item shown
+  total: 0,
+  offline: false, // the server does not answer: decisions wait until it does
+  threads: new Map(), // thread id -> promise of its messages, for the cards' "why" lines
   inboxSeq: 0,
   historySeq: 0,
   threadSeq: 0,
@@ -131,10 +136,13 @@ function conversationBox(item) {
 
 function card(item, { interactive }) {
   const headId = uid("card");
-  const li = el("li", { class: "card", "data-id": item.id, "data-status": item.status, "aria-labelledby": headId });
+  const li = el("li", { class: "card", "data-id": item.id, "data-status": item.status, "aria-labelledby": headId,
+    tabindex: interactive ? "-1" : null });
+  const line = item.summary && item.summary !== title(item) ? item.summary : null;
   li.append(
     el("h3", { id: headId },
-      el("span", { class: "tool", text: title(item) }), " ",
+      line ? el("span", { class: "summary", text: line }) : null, line ? " " : null,
+      el("span", { class: line ? "tool tag" : "tool", text: title(item) }), " ",
       el("span", { class: `badge ${item.status}`, text: item.status })),
     el("p", { class: "meta" }, "Thread ", threadLink(item.thread_id), " · asked by ",
       el("strong", { text: item.requested_by || "unknown" }),
@@ -142,7 +150,12 @@ function card(item, { interactive }) {
   );
   const stage = stageText(item);
   if (stage) li.append(el("p", { class: "meta stage", text: stage }));
-  if (item.status === "pending") li.append(el("p", { class: "meta" }, "Deadline: ", countdown(item)));
+  const why = policyText(item);
+  if (why) li.append(el("p", { class: "meta policy", text: why }));
+  if (item.status === "pending") {
+    const then = afterDeadline(item);
+    li.append(el("p", { class: "meta deadline" }, "Deadline: ", countdown(item), then ? ` · then ${then}` : ""));
+  }
   // A policy's own description says why this needs a person; the generated default only
   // repeats the arguments shown below.
   if (item.description && item.kind !== "question" && item.kind !== "breakpoint"
@@ -150,14 +163,98 @@ function card(item, { interactive }) {
     li.append(el("p", { class: "meta description", text: item.description }));
   }
   if (item.tool) {
-    li.append(el("p", { class: "args-label", text: "Arguments" }),
-      el("pre", { class: "args", tabindex: "0", "aria-label": `Arguments of ${item.tool}`, text: pretty(item.args || {}) }));
+    li.append(el("p", { class: "args-label", text: "Arguments" }), argFields(item.args || {}));
     li.append(...provenanceNotes(item));
   }
   if (item.status !== "pending") li.append(...outcome(item));
+  if (interactive && item.status === "pending" && item.kind !== "breakpoint") li.append(reasonBox(item));
   li.append(conversationBox(item));
-  if (interactive && item.status === "pending") li.append(decisionControls(item));
+  if (interactive && item.status === "pending") {
+    const viewer = item.viewer;
+    if (viewer && viewer.can_decide === false) {
+      // The server would refuse (same check as the decision route): say why instead of buttons.
+      li.append(el("p", { class: "meta refusal", text: `You cannot decide this: ${viewer.reason}` }));
+    } else {
+      li.append(decisionControls(item));
+      const allowed = item.allowed_decisions || [];
+      if (allowed.includes("approve") && allowed.includes("reject")) {
+        li.prepend(el("input", { type: "checkbox", class: "pick", "data-id": item.id,
+          "aria-label": `Select ${title(item)} in thread ${item.thread_id} for a bulk decision`,
+          on: { change: updateBulk } }));
+      }
+    }
+  }
   return li;
+}
+
+// The arguments as labelled fields: short values inline, long text wrapped and folded.
+const FOLD = 280;
+function argFields(args) {
+  const list = el("dl", { class: "args" });
+  for (const [name, value] of Object.entries(args)) {
+    const text = typeof value === "string" ? value : pretty(value);
+    const dd = el("dd", { class: typeof value === "string" ? "text" : "json" });
+    if (text.length > FOLD) {
+      dd.append(el("span", { text: `${text.slice(0, FOLD)}…` }),
+        el("details", {}, el("summary", { text: `Show all ${text.length} characters of ${name}` }),
+          el("span", { class: "whole", text })));
+    } else dd.textContent = text === "" ? "(empty)" : text;
+    list.append(el("dt", { text: name }), dd);
+  }
+  if (!list.children.length) list.append(el("dt", { text: "(no arguments)" }), el("dd", { text: "" }));
+  return list;
+}
+
+// Policy: which rule asked, its notes, who decided the earlier stages of this call.
+function policyText(item) {
+  const policy = item.policy;
+  if (!policy) return null;
+  const parts = [];
+  if (policy.rule) parts.push(`Policy rule ${policy.rule}`);
+  const earlier = (policy.earlier || []).filter((p) => p.actor);
+  if (earlier.length) {
+    parts.push(`earlier: ${earlier.map((p) => `${p.stage || "stage"} ${p.type === "approve" ? "approved" : p.type || "decided"} by ${p.actor}`).join(", ")}`);
+  } else if ((item.stage_count || 1) > 1) parts.push("no earlier stage decided yet");
+  if (policy.call_count > 1) parts.push(`call ${policy.call_index + 1} of ${policy.call_count} in this turn`);
+  for (const note of policy.notes || []) parts.push(note);
+  return parts.length ? parts.join(" · ") : null;
+}
+
+// What the deadline does, and to whom.
+function afterDeadline(item) {
+  if (!item.deadline) return null;
+  if (item.on_timeout === "escalate") return `escalated to the ${item.escalate_to || "next"} role`;
+  if (item.on_timeout === "approve") return "approved automatically";
+  return item.kind === "question" ? "it lapses unanswered" : "rejected automatically";
+}
+
+// The reason the agent gave: the user's last message before the call, and the model's words.
+function threadMessages(threadId) {
+  if (!state.threads.has(threadId)) {
+    state.threads.set(threadId, messagesOf(threadId).then((t) => t.messages, () => null));
+  }
+  return state.threads.get(threadId);
+}
+
+function reasonBox(item) {
+  const box = el("div", { class: "reason" });
+  threadMessages(item.thread_id).then((messages) => {
+    if (!messages) return;
+    let at = messages.length;
+    if (item.tool_call_id) {
+      const index = messages.findIndex((m) => ((m.data || {}).tool_calls || []).some((c) => c.id === item.tool_call_id));
+      if (index >= 0) at = index;
+    }
+    const call = at < messages.length ? messages[at] : null;
+    let asked = null;
+    for (let i = Math.min(at, messages.length) - 1; i >= 0; i -= 1) {
+      if (messages[i].type === "human") { asked = messageText(messages[i].data.content); break; }
+    }
+    const said = call ? messageText(call.data.content) : "";
+    if (asked) box.append(el("p", { class: "meta said" }, el("strong", { text: "User asked: " }), el("span", { class: "quote", text: asked })));
+    if (said) box.append(el("p", { class: "meta said" }, el("strong", { text: "Agent said: " }), el("span", { class: "quote", text: said })));
+  });
+  return box;
 }
 
 // Where the arguments came from (the gate's `hitl.provenance`): flags first, as warnings, then
@@ -204,10 +301,15 @@ function decisionControls(item) {
   const panel = el("div", { class: "panel", id: uid("panel") });
   const error = el("p", { class: "error", role: "alert" });
   box.append(bar, panel, error);
-  box.addEventListener("input", () => { const e = entry(); if (e) e.dirty = true; });
   const forms = {};
+  const openers = {};
   let openKind = null;
   let opener = null;
+  box.addEventListener("input", () => {
+    const e = entry();
+    if (e) e.dirty = true;
+    if (openKind && forms[openKind]) saveDraft(item.id, openKind, formValues(forms[openKind].form));
+  });
 
   const setBusy = (busy) => {
     for (const button of box.querySelectorAll("button")) button.disabled = busy;
@@ -216,14 +318,20 @@ function decisionControls(item) {
   const send = async (decision, errorNode = error) => {
     errorNode.textContent = "";
     error.textContent = "";
+    if (state.offline) {
+      errorNode.textContent = "Not sent: the server cannot be reached. Decide again once it is back.";
+      return;
+    }
     setBusy(true);
     try {
       const decided = await api(`/approvals/${encodeURIComponent(item.id)}/decision`, { method: "POST", body: decision });
+      dropDraft(item.id);
       announce(`${DONE_VERB[decided.status] || decided.status}: ${title(item)} in thread ${item.thread_id}`);
       removeCard(item.id, true);
       refreshSoon();
     } catch (exc) {
       setBusy(false);
+      if (exc.status === 0) goOffline();
       errorNode.textContent = exc.message; // the form keeps what was typed
       if (exc.status === 409) {
         const e = entry();
@@ -231,19 +339,21 @@ function decisionControls(item) {
         const now = exc.body && exc.body.approval;
         for (const button of box.querySelectorAll("button")) button.disabled = true; // the text stays readable
         if (now) errorNode.textContent = `${exc.message} (now ${now.status}${now.decided_by ? ` by ${now.decided_by}` : ""})`;
-        box.append(el("button", { type: "button", text: "Dismiss", on: { click: () => { removeCard(item.id, true); refreshSoon(); } } }));
+        box.append(el("button", { type: "button", text: "Dismiss", on: { click: () => { dropDraft(item.id); removeCard(item.id, true); refreshSoon(); } } }));
       }
     }
   };
   const close = () => {
+    dropDraft(item.id); // closed on purpose: nothing to bring back
     panel.replaceChildren();
     openKind = null;
     for (const button of bar.querySelectorAll("[aria-expanded]")) button.setAttribute("aria-expanded", "false");
     if (opener) opener.focus();
   };
   panel.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.preventDefault(); close(); } });
-  const toggle = async (kind, button, build) => {
-    if (openKind === kind) { close(); return; }
+  // restore: a saved draft's values, filled in without moving focus (the card just appeared).
+  const toggle = async (kind, button, build, restore = null) => {
+    if (openKind === kind && !restore) { close(); return; }
     opener = button;
     openKind = kind;
     for (const b of bar.querySelectorAll("[aria-expanded]")) b.setAttribute("aria-expanded", String(b === button));
@@ -261,36 +371,55 @@ function decisionControls(item) {
       if (openKind !== kind) return;
     }
     panel.replaceChildren(forms[kind].form);
-    forms[kind].focus();
+    if (restore) {
+      fillForm(forms[kind].form, restore);
+      const e = entry();
+      if (e) e.dirty = true;
+    } else forms[kind].focus();
   };
   const toggleButton = (kind, text, label, className, build) => {
     const button = el("button", { type: "button", class: className, text, "aria-label": label,
       "aria-expanded": "false", "aria-controls": panel.id });
     button.addEventListener("click", () => toggle(kind, button, build));
+    openers[kind] = (values) => toggle(kind, button, build, values);
     return button;
+  };
+  const restoreDraft = () => {
+    const draft = loadDraft(item.id);
+    if (draft && openers[draft.kind] && draft.values) openers[draft.kind](draft.values);
+    return box;
   };
   const where = `${title(item)} in thread ${item.thread_id}`;
 
   if (item.kind === "question") {
+    const choices = Array.isArray(item.choices) ? item.choices : null;
+    if (choices && choices.length === 2 && choices.map((c) => String(c).toLowerCase()).join("/") === "yes/no") {
+      for (const [index, label] of [[0, "Yes"], [1, "No"]]) {
+        bar.append(el("button", { type: "button", class: index ? "" : "approve", text: label,
+          "aria-label": `Answer ${label.toLowerCase()}: ${where}`, on: { click: () => send({ type: "answer", value: choices[index] }) } }));
+      }
+      return box;
+    }
     const build = async () => {
       const detail = await api(`/approvals/${encodeURIComponent(item.id)}`);
       const choices = detail.payload && Array.isArray(detail.payload.choices) ? detail.payload.choices : null;
       const id = uid("answer");
       const input = choices
-        ? el("select", { id }, ...choices.map((c, i) => el("option", { value: String(i), text: String(c) })))
-        : el("input", { id, type: "text", autocomplete: "off" });
+        ? el("select", { id, name: "answer" }, el("option", { value: "", text: "— choose an answer —" }),
+          ...choices.map((c, i) => el("option", { value: String(i), text: String(c) })))
+        : el("input", { id, name: "answer", type: "text", autocomplete: "off" });
       const formError = el("p", { class: "error", role: "alert" });
       const form = el("form", { class: "answer-form" }, el("label", { for: id, text: "Your answer" }), input,
         el("div", { class: "actions" }, el("button", { type: "submit", class: "approve", text: "Send answer" })), formError);
       form.addEventListener("submit", (event) => {
         event.preventDefault();
-        if (!choices && !input.value.trim()) { formError.textContent = "Write an answer first."; input.focus(); return; }
+        if (!input.value.trim()) { formError.textContent = choices ? "Choose an answer first." : "Write an answer first."; input.focus(); return; }
         send({ type: "answer", value: choices ? choices[Number(input.value)] : input.value }, formError);
       });
       return { form, focus: () => input.focus() };
     };
     bar.append(toggleButton("answer", "Answer…", `Answer ${where}`, "approve", build));
-    return box;
+    return restoreDraft();
   }
   if (item.kind === "breakpoint") {
     bar.append(
@@ -326,12 +455,12 @@ function decisionControls(item) {
         (text, formError) => send({ type: "respond", message: text }, formError), close)));
   }
   if (!bar.children.length) bar.append(el("p", { class: "muted", text: "No decision is offered to you here." }));
-  return box;
+  return restoreDraft();
 }
 
 function textForm(label, buttonText, buttonClass, emptyMessage, submit, cancel) {
   const id = uid("text");
-  const area = el("textarea", { id, rows: "3", maxlength: "4000" });
+  const area = el("textarea", { id, name: "text", rows: "3", maxlength: "4000" });
   const formError = el("p", { class: "error", role: "alert" });
   const form = el("form", { class: "text-form" }, el("label", { for: id, text: label }), area,
     el("div", { class: "actions" },
@@ -355,17 +484,19 @@ function removeCard(id, afterDecision) {
   const next = entry.li.nextElementSibling || entry.li.previousElementSibling;
   entry.li.remove();
   state.cards.delete(id);
-  if (hadFocus) {
-    const target = next && (next.querySelector(".actions button:not([disabled])") || next.querySelector("a"));
-    (target || $("inbox-title")).focus();
-  }
+  // Focus goes to the next card itself, never to one of its buttons: a second Enter must
+  // not decide a request nobody has read yet.
+  if (hadFocus) (next || $("inbox-title")).focus();
   $("inbox-empty").hidden = state.cards.size > 0;
+  updateBulk();
 }
 
 // -- inbox ----------------------------------------------------------------------------------
 
+const PAGE = 200;
+
 function filterParams(form, extra = {}) {
-  const params = new URLSearchParams({ limit: "200", count: "capped", ...extra });
+  const params = new URLSearchParams({ limit: String(PAGE), count: "capped", ...extra });
   for (const [key, value] of new FormData(form)) if (String(value).trim()) params.set(key, String(value).trim());
   return params;
 }
@@ -374,15 +505,23 @@ async function loadInbox() {
   const seq = ++state.inboxSeq;
   let data;
   try {
-    data = await api(`/approvals?${filterParams($("filters"))}`);
+    data = await api(`/approvals?${filterParams($("filters"), { offset: String(state.offset) })}`);
   } catch (exc) {
     if (seq === state.inboxSeq) $("inbox-error").textContent = `Could not load the inbox: ${exc.message}`;
     return;
   }
   if (seq !== state.inboxSeq) return; // a newer load is under way
+  if (!data.items.length && state.offset > 0 && data.total > 0) { // the page emptied: go back one
+    state.offset = Math.max(0, state.offset - PAGE);
+    loadInbox();
+    return;
+  }
+  state.threads.clear(); // the cards' "why" lines are read afresh for new cards
   $("inbox-error").textContent = "";
   const status = $("f-status").value;
-  $("inbox-title").textContent = status === "pending" ? "Pending requests" : `Requests: ${status}`;
+  const forMe = $("f-for-me").checked;
+  $("inbox-title").textContent = forMe ? "Needs me" : status === "pending" ? "Pending requests" : `Requests: ${status}`;
+  showPager(data);
   const items = sortItems(data.items);
   const list = $("inbox");
   const wanted = new Set(items.map((i) => i.id));
@@ -396,7 +535,8 @@ async function loadInbox() {
   for (const item of items) {
     let entry = state.cards.get(item.id);
     const changed = entry && (entry.item.status !== item.status || entry.item.deadline !== item.deadline
-      || entry.item.stage_index !== item.stage_index);
+      || entry.item.stage_index !== item.stage_index
+      || (entry.item.viewer || {}).can_decide !== (item.viewer || {}).can_decide);
     if (!entry || (changed && !entry.dirty)) {
       const li = card(item, { interactive: true });
       if (entry) entry.li.replaceWith(li);
@@ -409,7 +549,83 @@ async function loadInbox() {
     previous = entry.li;
   }
   $("inbox-empty").hidden = state.cards.size > 0;
-  $("inbox-empty").textContent = status === "pending" ? "Nothing waits for a decision." : "No request matches these filters.";
+  $("inbox-empty").textContent = forMe ? "Nothing waits for you." : status === "pending" && !$("f-q").value.trim()
+    ? "Nothing waits for a decision." : "No request matches these filters.";
+  updateBulk();
+}
+
+function showPager(data) {
+  state.total = data.total;
+  const pager = $("pager");
+  const last = state.offset + data.items.length;
+  pager.hidden = state.offset === 0 && last >= data.total;
+  $("pager-text").textContent = data.items.length
+    ? `${state.offset + 1}–${last} of ${data.total}${data.total_is_exact ? "" : "+"}` : "";
+  $("page-prev").disabled = state.offset === 0;
+  $("page-next").disabled = last >= data.total && data.total_is_exact;
+}
+
+function turnPage(step) {
+  state.offset = Math.max(0, state.offset + step * PAGE);
+  loadInbox().then(() => $("inbox-title").focus());
+}
+
+// -- bulk decisions -------------------------------------------------------------------------
+
+function picked() {
+  return [...document.querySelectorAll("#inbox .pick:checked")]
+    .map((box) => state.cards.get(box.dataset.id)).filter((entry) => entry && !entry.stale);
+}
+
+function updateBulk() {
+  const count = picked().length;
+  $("bulk").hidden = count === 0;
+  $("bulk-count").textContent = `${count} selected`;
+}
+
+function openBulk(type) {
+  const entries = picked();
+  if (!entries.length) return;
+  const dialog = $("bulk-dialog");
+  $("bulk-title").textContent = `${type === "approve" ? "Approve" : "Reject"} ${entries.length} request${entries.length > 1 ? "s" : ""}?`;
+  $("bulk-list").replaceChildren(...entries.map((e) => el("li", { text: `${e.item.summary || title(e.item)} — thread ${e.item.thread_id}` })));
+  $("bulk-reason-box").hidden = type !== "reject";
+  $("bulk-error").textContent = "";
+  $("bulk-confirm").textContent = type === "approve" ? "Approve all" : "Reject all";
+  $("bulk-confirm").className = type === "approve" ? "approve" : "reject";
+  dialog.dataset.type = type;
+  dialog.showModal();
+}
+
+async function confirmBulk(event) {
+  event.preventDefault();
+  const dialog = $("bulk-dialog");
+  const type = dialog.dataset.type;
+  const reason = $("bulk-reason").value.trim();
+  if (type === "reject" && !reason) { $("bulk-error").textContent = "Give a reason: the agent and the audit trail see it."; $("bulk-reason").focus(); return; }
+  if (state.offline) { $("bulk-error").textContent = "Not sent: the server cannot be reached."; return; }
+  const entries = picked();
+  $("bulk-confirm").disabled = true;
+  const failed = [];
+  for (const entry of entries) {
+    const body = type === "approve" ? { type: "approve" } : { type: "reject", reason };
+    try {
+      await api(`/approvals/${encodeURIComponent(entry.item.id)}/decision`, { method: "POST", body });
+      dropDraft(entry.item.id);
+      removeCard(entry.item.id, false);
+    } catch (exc) {
+      failed.push(`${entry.item.summary || title(entry.item)}: ${exc.message}`);
+    }
+  }
+  $("bulk-confirm").disabled = false;
+  refreshSoon();
+  const done = entries.length - failed.length;
+  announce(`${type === "approve" ? "Approved" : "Rejected"} ${done} of ${entries.length}`);
+  if (failed.length) { $("bulk-error").textContent = `Not decided: ${failed.join("; ")}`; return; }
+  $("bulk-reason").value = "";
+  dialog.close();
+  const first = $("inbox").querySelector(".card");
+  (first || $("inbox-title")).focus();
 }
 
 // A card being worked on left the list: still pending (filtered out) stays as it is;
@@ -430,7 +646,7 @@ async function keepOrFlag(entry) {
   const by = now.decided_by ? ` by ${now.decided_by}` : "";
   entry.li.append(
     el("p", { class: "error", role: "alert", text: `This request is no longer pending: now ${now.status}${by}.` }),
-    el("button", { type: "button", text: "Dismiss", on: { click: () => removeCard(entry.item.id, true) } }),
+    el("button", { type: "button", text: "Dismiss", on: { click: () => { dropDraft(entry.item.id); removeCard(entry.item.id, true); } } }),
   );
 }
 
@@ -439,6 +655,7 @@ async function loadCount() {
     const data = await api("/approvals?status=pending&limit=1&count=capped");
     const shown = data.total_is_exact ? String(data.total) : `${data.total}+`;
     $("pending-count").textContent = shown;
+    $("pending-count").hidden = !data.total; // no badge on an empty inbox
     document.title = document.title.replace(/^\(\d+\+?\) /, "");
     if (data.total) document.title = `(${shown}) ${document.title}`;
   } catch {
@@ -593,6 +810,103 @@ function onRunEvent(event) {
   }
 }
 
+// -- keyboard shortcuts ---------------------------------------------------------------------
+// j / k move between cards, a approve, r reject, e edit, x select, ? lists them. Never while
+// typing in a field, and never with a modifier key (browser and screen-reader keys stay theirs).
+
+function inboxCards() {
+  return [...document.querySelectorAll("#inbox > li.card")];
+}
+
+function currentCard() {
+  const active = document.activeElement;
+  return active && active.closest ? active.closest("#inbox > li.card") : null;
+}
+
+function pressIn(cardNode, prefix) {
+  if (!cardNode) return false;
+  const button = [...cardNode.querySelectorAll(".decide .actions button")]
+    .find((b) => (b.getAttribute("aria-label") || "").startsWith(prefix) && !b.disabled);
+  if (!button) {
+    announce("That decision is not offered on this card.");
+    return false;
+  }
+  button.click();
+  return true;
+}
+
+function onShortcut(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey || state.view !== "inbox") return;
+  const target = event.target;
+  if (target && (target.closest("input, textarea, select, [contenteditable], dialog") )) return;
+  const cards = inboxCards();
+  const current = currentCard();
+  const move = (step) => {
+    if (!cards.length) return;
+    const index = current ? cards.indexOf(current) : -1;
+    const next = cards[Math.min(cards.length - 1, Math.max(0, index < 0 ? 0 : index + step))];
+    next.focus();
+    next.scrollIntoView({ block: "nearest" });
+  };
+  switch (event.key) {
+    case "j": move(1); break;
+    case "k": move(-1); break;
+    case "a": pressIn(current, "Approve "); break;
+    case "r": pressIn(current, "Reject "); break;
+    case "e": pressIn(current, "Edit the arguments"); break;
+    case "x": {
+      const pick = current && current.querySelector(".pick");
+      if (pick) { pick.checked = !pick.checked; updateBulk(); }
+      break;
+    }
+    case "?": $("shortcuts").showModal(); break;
+    default: return;
+  }
+  event.preventDefault();
+}
+
+// -- the server's reachability and the session ------------------------------------------------
+
+let probeTimer = null;
+function goOffline() {
+  if (state.offline) return;
+  state.offline = true;
+  $("offline").hidden = false;
+  document.body.classList.add("offline");
+  for (const button of document.querySelectorAll(".decide button, #bulk button")) {
+    if (!button.disabled) { button.disabled = true; button.dataset.offline = "1"; }
+  }
+  clearTimeout(probeTimer);
+  probeTimer = setTimeout(probe, 1500);
+}
+
+async function probe() {
+  try {
+    const response = await fetch("/healthz", { cache: "no-store" });
+    if (response.ok) { backOnline(); return; }
+  } catch {
+    // still unreachable
+  }
+  probeTimer = setTimeout(probe, 2000);
+}
+
+function backOnline() {
+  if (!state.offline) return;
+  state.offline = false;
+  $("offline").hidden = true;
+  document.body.classList.remove("offline");
+  for (const button of document.querySelectorAll("[data-offline]")) {
+    button.disabled = false;
+    delete button.dataset.offline;
+  }
+  // Errors that only said "cannot reach the server" are over now.
+  for (const node of document.querySelectorAll(".error")) {
+    if (node.textContent.includes("cannot reach the server") || node.textContent.includes("server cannot be reached")) node.textContent = "";
+  }
+  $("inbox-error").textContent = "";
+  api("/auth/me").then(() => refreshSoon(), () => {});
+}
+
 // -- views and live updates ------------------------------------------------------------------
 
 function route() {
@@ -612,7 +926,7 @@ function show(view, arg) {
     else link.removeAttribute("aria-current");
   }
   const pending = $("pending-count").textContent;
-  document.title = (pending !== "0" ? `(${pending}) ` : "") + { inbox: "Approvals", history: "History · approvals", chat: "New conversation · approvals",
+  document.title = (pending !== "0" && !$("pending-count").hidden ? `(${pending}) ` : "") + { inbox: "Approvals", history: "History · approvals", chat: "New conversation · approvals",
     thread: `Thread ${arg} · approvals` }[view];
   if (view === "inbox") loadInbox();
   if (view === "history") loadHistory();
@@ -638,13 +952,15 @@ function listen() {
   source.addEventListener("open", () => {
     live.textContent = "Live";
     live.className = "live on";
+    backOnline();
     if (lost) refreshSoon(); // catch up on what happened while disconnected
     lost = false;
   });
   source.addEventListener("error", () => {
     live.textContent = "Reconnecting…";
     live.className = "live off";
-    if (!lost) api("/auth/me").catch(() => {}); // a 401 here sends the page to /login
+    // a 401 here sends the page to /login (drafts kept); no answer at all: decisions wait
+    if (!lost) api("/auth/me").catch((exc) => { if (exc.status === 0) goOffline(); });
     lost = true;
   });
   for (const type of ["approval.requested", "approval.decided", "approval.expired", "approval.escalated"]) {
@@ -671,9 +987,21 @@ async function main() {
   setCsrf(me.csrf_token);
   state.me = { user: me.user, roles: me.roles || [] };
   $("me").textContent = `${me.user} (${(me.roles || []).join(", ") || "no roles"})`;
-  $("filters").addEventListener("submit", (event) => { event.preventDefault(); loadInbox(); });
-  $("filters").addEventListener("reset", () => setTimeout(loadInbox, 0));
-  $("f-status").addEventListener("change", loadInbox);
+  const fromStart = () => { state.offset = 0; loadInbox(); };
+  $("filters").addEventListener("submit", (event) => { event.preventDefault(); fromStart(); });
+  $("filters").addEventListener("reset", () => setTimeout(fromStart, 0));
+  $("f-status").addEventListener("change", fromStart);
+  $("f-for-me").addEventListener("change", fromStart);
+  $("page-prev").addEventListener("click", () => turnPage(-1));
+  $("page-next").addEventListener("click", () => turnPage(1));
+  $("bulk-approve").addEventListener("click", () => openBulk("approve"));
+  $("bulk-reject").addEventListener("click", () => openBulk("reject"));
+  $("bulk-form").addEventListener("submit", confirmBulk);
+  $("bulk-cancel").addEventListener("click", () => $("bulk-dialog").close());
+  $("shortcuts-close").addEventListener("click", () => $("shortcuts").close());
+  $("shortcuts-open").addEventListener("click", () => $("shortcuts").showModal());
+  document.addEventListener("keydown", onShortcut);
+  sweepDrafts();
   $("history-filters").addEventListener("submit", (event) => { event.preventDefault(); loadHistory(); });
   $("h-status").addEventListener("change", loadHistory);
   $("chat-form").addEventListener("submit", startChat);
@@ -690,6 +1018,22 @@ async function main() {
   listen();
   loadCount();
   route();
+  returnToCard();
+}
+
+// After a sign-in that an expired session forced, come back to the card being worked on.
+async function returnToCard() {
+  let back = null;
+  try {
+    back = JSON.parse(sessionStorage.getItem("hitl-return") || "null");
+    sessionStorage.removeItem("hitl-return");
+  } catch {
+    return;
+  }
+  if (!back || !back.card) return;
+  for (let i = 0; i < 50 && !state.cards.has(back.card); i += 1) await new Promise((r) => setTimeout(r, 100));
+  const entry = state.cards.get(back.card);
+  if (entry) { entry.li.focus(); entry.li.scrollIntoView({ block: "nearest" }); }
 }
 
 main();

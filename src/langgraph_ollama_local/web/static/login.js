@@ -17,7 +17,7 @@ async function signIn(credential) {
       body: JSON.stringify(credential),
     });
     if (response.ok) {
-      location.replace("/");
+      location.replace(`/${returnHash()}`);
       return;
     }
     const body = await response.json().catch(() => ({}));
@@ -31,6 +31,26 @@ async function signIn(credential) {
   field.focus();
 }
 
+// Where an expired session left off (api.js): the same view; app.js then focuses the card.
+function returnHash() {
+  try {
+    const back = JSON.parse(sessionStorage.getItem("hitl-return") || "null");
+    return back && typeof back.hash === "string" && /^#\/[\w/%.-]*$/.test(back.hash) ? back.hash : "";
+  } catch {
+    return "";
+  }
+}
+
+function sessionNotice() {
+  let back = null;
+  try { back = JSON.parse(sessionStorage.getItem("hitl-return") || "null"); } catch { back = null; }
+  if (back) {
+    document.getElementById("login-notice").textContent =
+      "Your session ended. Sign in again: you come back to where you were, and what you typed is kept.";
+  }
+}
+sessionNotice();
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   if (!field.value.trim()) {
@@ -41,14 +61,19 @@ form.addEventListener("submit", (event) => {
   signIn({ token: field.value.trim() });
 });
 
-const fragment = new URLSearchParams(location.hash.slice(1));
-if (location.hash) {
+// A link's `#code=`: read at load, and again when a link is pasted into this tab while it is
+// already on /login (only the fragment changes then: no new page load, a hashchange).
+function useFragment() {
+  if (!location.hash) return;
+  const fragment = new URLSearchParams(location.hash.slice(1));
   history.replaceState(null, "", location.pathname + location.search); // drop the fragment at once
+  const code = fragment.get("code");
+  if (code) {
+    signIn({ code: code.trim() });
+  } else if (fragment.get("token")) {
+    error.textContent = "links no longer carry tokens: paste the token below, or ask for a one-time " +
+      "login link (hitl tokens link ID)";
+  }
 }
-const code = fragment.get("code");
-if (code) {
-  signIn({ code: code.trim() });
-} else if (fragment.get("token")) {
-  error.textContent = "links no longer carry tokens: paste the token below, or ask for a one-time " +
-    "login link (hitl tokens link ID)";
-}
+window.addEventListener("hashchange", useFragment);
+useFragment();
