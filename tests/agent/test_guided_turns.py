@@ -8,7 +8,7 @@ Spy tools record every execution, so "nothing ran" is observed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -18,7 +18,7 @@ from langgraph.types import Command
 from pydantic import Field
 
 from langgraph_ollama_local import ApprovalPolicy, create_approval_agent
-from langgraph_ollama_local.agent.guided import PLAN_KEY
+from langgraph_ollama_local.agent.guided import ANSWER_MAX_TOKENS, PLAN_KEY
 from langgraph_ollama_local.testing import ScriptedChatModel, tool_call
 
 from .test_approval_patterns import Spy
@@ -199,3 +199,29 @@ async def test_async_guided_turn(spy):
     await graph.ainvoke({"messages": [HumanMessage("weather in Lima")]}, CFG)
     state = await graph.aget_state(CFG)
     assert state.values["messages"][-1].content == "Answer: Weather in Lima: Sunny, 72°F"
+
+
+class LongWinded(Actor):
+    """A model that honours tool_choice (like the embedded one) and writes on to its limit."""
+
+    constrains_tool_choice: ClassVar[bool] = True
+    limits: list[Any] = Field(default_factory=list)
+
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any) -> Runnable:
+        self.limits.append(kwargs.get("max_tokens"))
+        return super().bind_tools(tools, tool_choice=tool_choice, **kwargs)
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[override]
+        from langchain_core.outputs import ChatGeneration, ChatResult
+
+        reply = AIMessage(content="Boil water. Put the egg in, then", response_metadata={"finish_reason": "length"})
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+def test_a_reply_cut_at_its_length_limit_says_so(spy):
+    actor = LongWinded()
+    graph = create_approval_agent(actor, spy.tools(), policy=POLICY, checkpointer=InMemorySaver(), turns="guided",
+                                  planner=ScriptedPlanner())
+    state = say(graph, "How do I boil an egg?")
+    assert ANSWER_MAX_TOKENS in actor.limits  # the answer step is bounded
+    assert state.values["messages"][-1].content == "Boil water. Put the egg in, then …"

@@ -56,6 +56,7 @@ from langgraph_ollama_local.approvals.provenance import KEY_ARGS_METADATA
 
 PLAN_KEY = "hitl_plan"
 MAX_PLAN_STEPS = 4
+ANSWER_MAX_TOKENS = 192  # models that honour tool_choice="none" (the embedded one) stop here
 PLAN_EXAMPLES_KEY = "hitl_plan_examples"
 _NOT_RUN_BY_PEOPLE = ("rejected", "denied", "ungrounded")
 _STOPS_THE_PLAN = ("rejected", "denied", "blocked", "ungrounded")
@@ -240,8 +241,10 @@ class GuidedTurns:
             )
             for t in self.tools
         }
+        # A small model asked "How do I boil an egg?" writes on up to its token limit
+        # (measured: 90 s on a busy 2-core machine); replies are meant to be short.
         self._answer: Runnable[Any, BaseMessage] = (
-            model.bind_tools(self.tools, tool_choice="none")
+            model.bind_tools(self.tools, tool_choice="none", max_tokens=ANSWER_MAX_TOKENS)
             if getattr(model, "constrains_tool_choice", False)
             else model
         )
@@ -323,6 +326,8 @@ class GuidedTurns:
         _, turn = _turn(messages)
         sentences = not_done_sentences(turn, {t.name: t for t in self.tools})
         text = reply.text.strip() if reply is not None else ""
+        if text and reply is not None and reply.response_metadata.get("finish_reason") == "length":
+            text += " …"  # cut at the reply's length limit: say so rather than end mid-word silently
         content = " ".join(part for part in (text, *sentences) if part) or "Done."
         base = reply if isinstance(reply, AIMessage) else AIMessage(content="")
         answer = base.model_copy(update={"content": content, "tool_calls": [], "invalid_tool_calls": []})
