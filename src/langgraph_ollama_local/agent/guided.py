@@ -69,7 +69,8 @@ PLANNER_PROMPT = (
 )
 ANSWER_PROMPT = (
     "You are a helpful assistant. Answer the user's last message in plain words, briefly. "
-    "When tool results above answer it, say what they say. When a tool result says "
+    "When tool results above answer it, say what they say, with their facts and numbers. "
+    "When a tool result says "
     "something was not done, say so and, if something is missing, ask the user for it."
 )
 
