@@ -51,9 +51,12 @@ def test_prune_dry_run_then_prune_then_doctor(store_url, monkeypatch, tmp_path):
         after = graph.get_state({"configurable": {"thread_id": "a"}})
         assert after.values == state.values and [i.id for i in after.interrupts] == [i.id for i in state.interrupts]
 
-    every = runner.invoke(app, ["prune", "--db", store_url, "--keep", "3", "--json"])
+    every = runner.invoke(app, ["prune", "--db", store_url, "--keep", "3", "--json", "--vacuum"])
     assert every.exit_code == 0, every.output
-    assert json.loads(every.output)["checkpoints_deleted"] == counts["b"] - 3
+    result = json.loads(every.output)
+    assert result["checkpoints_deleted"] == counts["b"] - 3
+    if store_url.startswith("sqlite"):
+        assert result["free_bytes"] == 0  # VACUUM gave the freed pages back
     row = retention_check(LocalAgentConfig(storage_url=store_url))
     assert "5 checkpoints in 2 threads" in row.detail and "would free 0 checkpoints" in row.detail
     assert row.fix == ""

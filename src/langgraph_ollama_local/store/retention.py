@@ -123,7 +123,7 @@ _SQLITE_PRUNE_NS = (
         WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id < ?)""",
     "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id < ?",
     """UPDATE checkpoints SET parent_checkpoint_id = NULL
-       WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? AND parent_checkpoint_id < ?""",
+       WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id >= ? AND parent_checkpoint_id < ?""",
 )
 
 
