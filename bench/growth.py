@@ -56,7 +56,7 @@ from langgraph_ollama_local.agent.nodes import (
     should_continue,
 )
 from langgraph_ollama_local.store import open_checkpointer
-from langgraph_ollama_local.store.retention import checkpoint_usage, prune_threads
+from langgraph_ollama_local.store.retention import checkpoint_usage, prune_threads, vacuum
 
 
 class DeltaState(TypedDict):
@@ -168,6 +168,8 @@ def run_retention(backend: str, turns: int, keep: int | None, at: list[int], tmp
                     started = time.perf_counter()
                     prune_threads(saver, [thread], keep)
                     prune_ms.append((time.perf_counter() - started) * 1000)
+                    if backend == "postgres" and turn % 25 == 0:
+                        vacuum(saver)  # what autovacuum does (it is off on the bench's server)
             final = graph.get_state(config).values["messages"]
             assert len(final) == 4 * turns and isinstance(final[-1], AIMessage), (backend, keep, len(final))
             usage = checkpoint_usage(saver, keep=keep or 1)
@@ -194,12 +196,17 @@ def run_retention(backend: str, turns: int, keep: int | None, at: list[int], tmp
     return out
 
 
+CASES: list[str] = []  # --retention-cases: only these (e.g. "postgres pruned, keep 10")
+
+
 def retention_section(at: list[int], keep: int, tmp: Path) -> tuple[dict[str, Any], str]:
     results: dict[str, Any] = {}
     rows = []
     first, last = str(at[0]), str(at[-1])
     for backend in ("sqlite", "postgres"):
         for label, depth in (("no pruning", None), (f"pruned, keep {keep}", keep)):
+            if CASES and f"{backend} {label}" not in CASES:
+                continue
             started = time.perf_counter()
             res = run_retention(backend, max(at), depth, at, tmp)
             print(f"  {backend} {label}: {max(at)} turns in {time.perf_counter() - started:.0f} s", flush=True)
@@ -225,7 +232,9 @@ def main() -> None:
     parser.add_argument("--keep", type=int, default=10, help="checkpoints kept per thread when pruning")
     parser.add_argument("--retention-only", action="store_true", help="only the retention section")
     parser.add_argument("--no-retention", action="store_true", help="skip the retention section")
+    parser.add_argument("--retention-cases", default="", help="';'-separated, e.g. 'postgres pruned, keep 10'")
     args = parser.parse_args()
+    CASES.extend(c for c in args.retention_cases.split(";") if c)
     at = [int(t) for t in (args.turns or ("10,50" if args.quick else "10,100,500")).split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="hitl-growth-"))
     result: dict[str, Any] = {"machine": machine(), "turns": at, "variants": {}}

@@ -36,14 +36,18 @@ def prune(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would be freed.")] = False,
     vacuum: Annotated[
-        bool, typer.Option("--vacuum", help="SQLite: give the freed pages back to the OS (locks the file).")
+        bool,
+        typer.Option(
+            "--vacuum",
+            help="VACUUM after: SQLite gives the pages back (locks the file); PostgreSQL reuses them.",
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Delete all but each thread's newest checkpoints (time travel keeps that depth)."""
     from langgraph_ollama_local.store import open_checkpointer
-    from langgraph_ollama_local.store.checkpointer import storage_kind
     from langgraph_ollama_local.store.retention import checkpoint_usage, prune_threads, threads_to_prune
+    from langgraph_ollama_local.store.retention import vacuum as retention_vacuum
 
     console = make_console()
     with user_errors():
@@ -61,8 +65,8 @@ def prune(
                 targets = thread or threads_to_prune(saver, depth)
                 report = prune_threads(saver, targets, depth)
                 pruned, refused = report.pruned, report.refused
-                if vacuum and storage_kind(url) == "sqlite":
-                    saver.conn.execute("VACUUM")  # type: ignore[attr-defined]
+                if vacuum:
+                    retention_vacuum(saver)
             after = checkpoint_usage(saver, depth, thread or None) if not dry_run else before
     assert after is not None
     freed = before.prunable_bytes if dry_run else before.data_bytes - after.data_bytes

@@ -495,6 +495,22 @@ async def aprune_threads(
     return report
 
 
+def vacuum(saver: BaseCheckpointSaver[Any]) -> None:
+    """Make freed space usable: SQLite `VACUUM` (the file shrinks; takes the write lock),
+    PostgreSQL `VACUUM` of the three tables (space reusable, what autovacuum does — needed
+    where autovacuum is off)."""
+    dialect = _dialect(saver)
+    if dialect == "sqlite":
+        with saver.lock:  # type: ignore[attr-defined]
+            saver.conn.execute("VACUUM")  # type: ignore[attr-defined]
+    elif dialect == "postgres":
+        from langgraph.checkpoint.postgres import _internal
+
+        with saver.lock, _internal.get_connection(saver.conn) as conn:  # type: ignore[attr-defined]
+            for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
+                conn.execute(f"VACUUM {table}")  # autocommit: the saver's connections are
+
+
 def _check_keep(keep: int) -> int:
     if keep < 1:
         raise ValueError("keep must be at least 1: the latest checkpoint is the thread's state")
