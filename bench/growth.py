@@ -17,7 +17,14 @@ Variants (all on `SqliteSaver`, same scripted model):
   `GatedToolExecutor`, the same routing) over a DeltaChannel state, built here because
   src/ is not to be edited.
 
-    .venv/bin/python bench/growth.py [--quick] [--turns 10,100,500]
+Retention (store/retention.py): the same "ours" thread of T turns on SQLite and on
+PostgreSQL (a fresh database), without pruning and with the thread pruned after every turn
+to its newest `--keep` checkpoints (what the service does in the background after each
+run): the storage it ends with (SQLite: the file; PostgreSQL: the three checkpoint tables
+with their indexes and TOAST), the checkpoint data left, the cycle time at turn 10 and at
+turn T, and the prune time per turn.
+
+    .venv/bin/python bench/growth.py [--quick] [--turns 10,100,500] [--retention-only] [--keep 10]
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ import sqlite3
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
-from _common import build_raw, machine, our_graph, save, send_email, table
+import psycopg
+from _common import DEFAULT_PG, build_raw, machine, our_graph, save, send_email, table
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.channels.delta import DeltaChannel
 from langgraph.graph import END, START, StateGraph
@@ -47,6 +56,7 @@ from langgraph_ollama_local.agent.nodes import (
     should_continue,
 )
 from langgraph_ollama_local.store import open_checkpointer
+from langgraph_ollama_local.store.retention import checkpoint_usage, prune_threads, vacuum
 
 
 class DeltaState(TypedDict):
@@ -123,17 +133,117 @@ def run_variant(name: str, turns: int, checkpoints_at: list[int], tmp: Path) -> 
     return out
 
 
+def _storage_bytes(backend: str, path: Path, saver: Any) -> int:
+    if backend == "sqlite":
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))  # with -wal, -shm
+    usage = checkpoint_usage(saver, keep=1)
+    assert usage is not None and usage.disk_bytes is not None
+    return usage.disk_bytes
+
+
+def run_retention(backend: str, turns: int, keep: int | None, at: list[int], tmp: Path) -> dict[str, Any]:
+    """One "ours" thread of `turns` turns; pruned to `keep` after every turn unless None."""
+    path = tmp / f"retention-{backend}-{keep}.sqlite"
+    pg_name = f"hitl_growth_{uuid.uuid4().hex[:10]}"
+    if backend == "sqlite":
+        url = f"sqlite:///{path}"
+    else:
+        with psycopg.connect(DEFAULT_PG, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{pg_name}"')
+        url = DEFAULT_PG.rsplit("/", 1)[0] + f"/{pg_name}"
+    thread = "long-conversation"
+    config = {"configurable": {"thread_id": thread}}
+    cycle_ms: list[float] = []
+    prune_ms: list[float] = []
+    try:
+        with open_checkpointer(url) as saver:
+            graph = our_graph(saver)
+            for turn in range(1, turns + 1):
+                started = time.perf_counter()
+                graph.invoke({"messages": [HumanMessage(f"Send email to user{turn}@example.com")]}, config)
+                (pending,) = graph.get_state(config).interrupts
+                graph.invoke(Command(resume={pending.id: {"type": "approve"}}), config)
+                cycle_ms.append((time.perf_counter() - started) * 1000)
+                if keep is not None:
+                    started = time.perf_counter()
+                    prune_threads(saver, [thread], keep)
+                    prune_ms.append((time.perf_counter() - started) * 1000)
+                    if backend == "postgres" and turn % 25 == 0:
+                        vacuum(saver)  # what autovacuum does (it is off on the bench's server)
+            final = graph.get_state(config).values["messages"]
+            assert len(final) == 4 * turns and isinstance(final[-1], AIMessage), (backend, keep, len(final))
+            usage = checkpoint_usage(saver, keep=keep or 1)
+            assert usage is not None
+            storage = _storage_bytes(backend, path, saver)
+    finally:
+        if backend == "postgres":
+            with psycopg.connect(DEFAULT_PG, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+        for leftover in path.parent.glob(path.name + "*"):
+            leftover.unlink()
+    out: dict[str, Any] = {
+        "storage_bytes": storage,
+        "checkpoint_data_bytes": usage.data_bytes,
+        "checkpoints": usage.checkpoints,
+        "at": {},
+    }
+    for n in at:
+        window = slice(max(0, n - 25), n)
+        out["at"][str(n)] = {
+            "cycle_ms": statistics.median(cycle_ms[window]),
+            "prune_ms": statistics.median(prune_ms[window]) if prune_ms else None,
+        }
+    return out
+
+
+CASES: list[str] = []  # --retention-cases: only these (e.g. "postgres pruned, keep 10")
+
+
+def retention_section(at: list[int], keep: int, tmp: Path) -> tuple[dict[str, Any], str]:
+    results: dict[str, Any] = {}
+    rows = []
+    first, last = str(at[0]), str(at[-1])
+    for backend in ("sqlite", "postgres"):
+        for label, depth in (("no pruning", None), (f"pruned, keep {keep}", keep)):
+            if CASES and f"{backend} {label}" not in CASES:
+                continue
+            started = time.perf_counter()
+            res = run_retention(backend, max(at), depth, at, tmp)
+            print(f"  {backend} {label}: {max(at)} turns in {time.perf_counter() - started:.0f} s", flush=True)
+            results[f"{backend} {label}"] = res
+            c0, c1 = res["at"][first]["cycle_ms"], res["at"][last]["cycle_ms"]
+            rows.append([
+                backend, label, res["storage_bytes"] / 1e6, res["checkpoint_data_bytes"] / 1e6,
+                res["checkpoints"], c0, c1, c1 / c0, res["at"][last]["prune_ms"],
+            ])  # fmt: skip
+    text = table(
+        ["backend", "retention", f"storage MB at turn {last}", "checkpoint data MB", "checkpoints",
+         f"cycle ms turn {first}", f"cycle ms turn {last}", f"turn {last} / turn {first}", f"prune ms turn {last}"],
+        rows,
+    )  # fmt: skip
+    return results, text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--turns", default=None, help="comma-separated, e.g. 10,100,500")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--keep", type=int, default=10, help="checkpoints kept per thread when pruning")
+    parser.add_argument("--retention-only", action="store_true", help="only the retention section")
+    parser.add_argument("--no-retention", action="store_true", help="skip the retention section")
+    parser.add_argument("--retention-cases", default="", help="';'-separated, e.g. 'postgres pruned, keep 10'")
     args = parser.parse_args()
+    CASES.extend(c for c in args.retention_cases.split(";") if c)
     at = [int(t) for t in (args.turns or ("10,50" if args.quick else "10,100,500")).split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="hitl-growth-"))
     result: dict[str, Any] = {"machine": machine(), "turns": at, "variants": {}}
+    retention_text = ""
+    if not args.no_retention:
+        result["retention"], retention_text = retention_section(at, args.keep, tmp)
+        result["retention_keep"] = args.keep
     rows = []
-    for name in args.variants.split(","):
+    for name in [] if args.retention_only else args.variants.split(","):
         started = time.perf_counter()
         res = run_variant(name, max(at), at, tmp)
         result["variants"][name] = res
@@ -143,9 +253,13 @@ def main() -> None:
             r = res["at"][str(n)]
             rows.append([name, n, r["cycle_ms"], r["median_bytes_per_turn"], r["bytes_per_turn"], r["bytes_per_turn"] / first])
         rows.append([name, "db file", None, None, res["db_bytes"], None])
-    print("\nGrowth with conversation length (SQLite checkpointer; over the up-to-25 turns ending at turn N)")
-    print(table(["variant", "turn", "median cycle ms", "median bytes/turn", "mean bytes/turn", f"mean vs turn {at[0]}"], rows))
-    save("growth", result)
+    if rows:
+        print("\nGrowth with conversation length (SQLite checkpointer; over the up-to-25 turns ending at turn N)")
+        print(table(["variant", "turn", "median cycle ms", "median bytes/turn", "mean bytes/turn", f"mean vs turn {at[0]}"], rows))
+    if retention_text:
+        print(f"\nRetention: one thread of {max(at)} turns, pruned after every turn or not (median of the up-to-25 turns ending at turn N)")
+        print(retention_text)
+    save("growth-retention" if args.retention_only else "growth", result)
 
 
 if __name__ == "__main__":

@@ -138,6 +138,11 @@ def aims() -> list[list[Any]]:
                 for label, key in (("mean", "bytes_per_turn"), ("median", "median_bytes_per_turn")):
                     r = ratio(v["at"][last][key], v["at"][first][key])
                     rows.append([f"bytes/turn ({label}), turn {last} / turn {first} ({name})", "flat (~1)", r, "met" if r and r <= 1.5 else "MISSED"])
+        for name, res in (growth.get("retention") or {}).items():
+            mb = res["storage_bytes"] / 1e6
+            rows.append([f"disk (MB) for one {last}-turn thread ({name})", "<= 25", mb, "met" if mb <= 25 else "MISSED"])
+            r = ratio(res["at"][last]["cycle_ms"], res["at"][first]["cycle_ms"])
+            rows.append([f"cycle turn {last} / turn {first} ({name})", "reported", r, "-"])
     return rows
 
 

@@ -208,3 +208,46 @@ async def test_run_killed_between_a_nodes_writes_and_the_next_checkpoint_continu
             assert request.tool == "send_email" and spy.emails == []
         finally:
             await store.close()
+
+
+async def test_pruned_thread_with_a_pending_approval_is_approved(store_url):
+    """Background retention keeps what the thread needs: the pending approval resumes, the
+    latest checkpoint still names its run (crash recovery), time travel keeps its depth."""
+    from langgraph_ollama_local.config import RetentionSettings
+
+    spy, clock = Spy(), Clock()
+    thread, config = "long", {"configurable": {"thread_id": "long"}}
+    async with open_async_checkpointer(store_url) as saver:  # graph state in the same database
+        store = await ApprovalStore.open(store_url)
+        graph = create_approval_agent(
+            ScriptedChatModel(script=email_assistant_script), spy.tools(), policy=POLICY, checkpointer=saver
+        )
+        retention = RetentionSettings(keep_checkpoints=3, threads_per_pass=5)
+        settings = Settings(workers=1, sweep_interval=3600, retention=retention)
+        runtime = ServiceRuntime(graph, store, settings=settings, clock=clock)
+        await runtime.start()
+        try:
+            for n in range(3):
+                run = await runtime.submit_message(thread, f"Send email to u{n}@example.com", actor="alice")
+                assert (await runtime.wait_run(run.id, 30)).status == "paused"
+                (request,) = await pending(runtime)
+                await runtime.decide(request.id, {"type": "approve"}, principal=approver("bob"))
+                await runtime.idle()
+            run = await runtime.submit_message(thread, "Send email to last@example.com", actor="alice")
+            assert (await runtime.wait_run(run.id, 30)).status == "paused"
+            before = [c async for c in saver.alist(config)]
+            assert len(before) > 3
+            report = await runtime.prune_checkpoints()
+            assert report.pruned == [thread] and not runtime._to_prune
+            kept = [c async for c in saver.alist(config)]
+            assert [c.config for c in kept] == [c.config for c in before[:3]]
+            assert kept[0].metadata["hitl_run_id"] == run.id  # what a takeover of this run reads
+            (request,) = await pending(runtime)
+            await runtime.decide(request.id, {"type": "approve"}, principal=approver("bob"))
+            await runtime.idle()
+            assert [e["to"] for e in spy.emails][-1] == "last@example.com" and len(spy.emails) == 4
+            assert (await runtime.last_reply(thread)).startswith("Done. Email sent")
+            assert thread in runtime._to_prune  # queued again by the resume run's end
+        finally:
+            await runtime.stop()
+            await store.close()

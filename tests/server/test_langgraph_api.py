@@ -51,7 +51,8 @@ def svc(request, tmp_path_factory) -> Iterator[Service]:
     home = tmp_path_factory.mktemp(f"lgapi-{request.param}")
     db = request.getfixturevalue("pg_db") if request.param == "postgres" else None
     service = launch(home, graph="scripted_graph.py:graph", users=USERS, db=db,
-                     env={"HITL_AUTH__DECISION_RATE": "1000/minute"})
+                     # every test here also runs on threads pruned to their newest 3 checkpoints
+                     env={"HITL_AUTH__DECISION_RATE": "1000/minute", "HITL_RETENTION__KEEP_CHECKPOINTS": "3"})
     yield service
     service.stop()
 
@@ -152,6 +153,11 @@ def test_stream_to_interrupt_then_approve_through_resume(svc):
     decided = [e for e in svc.client("root").get("/audit", params={"thread_id": thread}).json()
                if e["action"] == "approval.decided"]
     assert [e["actor"] for e in decided] == ["bob"]
+    # the server prunes the thread in the background: history keeps the newest 3, the newest first
+    history = wait_until(lambda: (h := alice.threads.get_history(thread, limit=50)) and len(h) == 3 and h)
+    assert history and len(history) == 3, history
+    assert history[0]["values"] == alice.threads.get_state(thread)["values"]
+    assert history[-1]["parent_checkpoint"] is None  # no pointer to a deleted checkpoint
 
 
 def test_edit_through_langchain_decisions_and_a_bad_edit_changes_nothing(svc):

@@ -18,6 +18,7 @@ from langgraph_ollama_local.cli.common import DEBUG_HELP, debugging, print_error
 from langgraph_ollama_local.cli.doctor import doctor
 from langgraph_ollama_local.cli.graph_picture import graph
 from langgraph_ollama_local.cli.policy import policy_app
+from langgraph_ollama_local.cli.prune import prune
 from langgraph_ollama_local.cli.runs import runs_app
 from langgraph_ollama_local.cli.serve import serve
 from langgraph_ollama_local.cli.tokens import tokens_app
@@ -61,6 +62,7 @@ def _options(
 app.command("chat")(chat)
 app.command("doctor")(doctor)
 app.command("graph")(graph)
+app.command("prune")(prune)
 app.command("serve")(serve)
 app.command("worker")(worker)
 app.add_typer(audit_app, name="audit")

@@ -88,6 +88,9 @@ def run_checks(config: LocalAgentConfig, *, full_checksum: bool = True) -> Repor
         from langgraph_ollama_local.cli.recovery import recovery_checks
 
         checks.extend(recovery_checks(config.resolved_storage_url))
+        from langgraph_ollama_local.cli.prune import retention_check
+
+        checks.append(retention_check(config))
     return Report(config.provider, choice.name, choice.reason, checks)
 
 

@@ -7,6 +7,7 @@ from langgraph_ollama_local.config.settings import (
     OllamaSettings,
     OpenAISettings,
     ProviderName,
+    RetentionSettings,
     SmtpSettings,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "OllamaSettings",
     "OpenAISettings",
     "ProviderName",
+    "RetentionSettings",
     "SmtpSettings",
 ]

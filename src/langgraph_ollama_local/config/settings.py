@@ -164,6 +164,26 @@ class AuthSettings(BaseModel):
         return bool(self.jwt_jwks_url or self.jwt_public_key_file or self.jwt_secret)
 
 
+class RetentionSettings(BaseModel):
+    """How much of each thread's checkpoint history is kept (`hitl prune`, and the service
+    after each run, in the background).
+
+    LangGraph saves the whole state at every step, so a long conversation's old checkpoints
+    are most of the database. Only the latest one is needed to go on (and for a pending
+    approval to resume); the ones before it serve time travel (`get_state_history`).
+    """
+
+    enabled: bool = Field(default=True, description="Prune in the background after each run.")
+    keep_checkpoints: int = Field(
+        default=10,
+        ge=1,
+        description="Newest checkpoints kept per thread (a turn with one approval writes about 5).",
+    )
+    threads_per_pass: int = Field(
+        default=20, ge=1, description="At most this many threads pruned per sweeper pass (about 1 s)."
+    )
+
+
 class LocalAgentConfig(BaseSettings):
     """Settings for agents, providers, storage and approvals.
 
@@ -192,6 +212,7 @@ class LocalAgentConfig(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     home: Path = Field(default_factory=default_home)
     storage_url: str | None = Field(
         default=None,

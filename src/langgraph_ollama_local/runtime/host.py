@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from langgraph.pregel import Pregel
@@ -28,6 +29,8 @@ async def hosted_runtime(
 ) -> AsyncIterator[ServiceRuntime]:
     """The started runtime for `factory`'s graph over `url`; everything stops on exit."""
     url = url or config.resolved_storage_url
+    if settings.retention is None:  # the configured retention (HITL_RETENTION__*) unless given
+        settings = replace(settings, retention=config.retention)
     async with open_async_checkpointer(url) as saver:
         store = await ApprovalStore.open(url, audit_key=audit_key_of(config))
         dispatcher = NotificationDispatcher(store, config)

@@ -38,6 +38,7 @@ from typing import Any
 import jsonschema
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Interrupt, StreamMode
 
@@ -49,6 +50,7 @@ from langgraph_ollama_local.approvals.policy import AccessRules
 from langgraph_ollama_local.approvals.requests import InterruptView, read_interrupt
 from langgraph_ollama_local.approvals.summary import MAX_SUMMARY, one_line, summarize
 from langgraph_ollama_local.auth import Denied, Principal, ThreadFacts, can_decide, can_write_thread
+from langgraph_ollama_local.config import RetentionSettings
 from langgraph_ollama_local.runtime.events import EventBus
 from langgraph_ollama_local.runtime.jsonable import to_jsonable
 from langgraph_ollama_local.runtime.local import timeout_decision
@@ -67,6 +69,7 @@ from langgraph_ollama_local.store.faults import DatabaseUnavailableError, is_tra
 from langgraph_ollama_local.store.lease import LeaseFence
 from langgraph_ollama_local.store.ledger import SqlExecutionLedger
 from langgraph_ollama_local.store.pg_events import PgNotifier
+from langgraph_ollama_local.store.retention import PruneReport, aprune_threads
 from langgraph_ollama_local.store.run_queue import RunQueue
 
 log = logging.getLogger(__name__)
@@ -135,6 +138,10 @@ class Settings:
     # On stop (SIGTERM): claim nothing more, start no new tool call, and wait this long for
     # the calls already running to end before the runs are released to other workers.
     stop_grace_seconds: float = 20.0
+    # Checkpoint retention: threads whose run ended here are pruned to their newest
+    # `keep_checkpoints` by the sweeper, a bounded batch per pass. None: no pruning
+    # (`hosted_runtime` fills in the configured one).
+    retention: RetentionSettings | None = None
 
 
 def _items_for(interrupt: Interrupt, now: datetime, requested_by: str | None) -> list[NewRequest]:
@@ -237,6 +244,8 @@ class ServiceRuntime:
         self._calls = _RunningCalls()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._to_prune: dict[str, None] = {}  # threads whose run ended, oldest first
+        self._prune_refused: set[str] = set()
         self._broadcast = (
             PgNotifier(
                 broadcast_url, origin=self.worker_id, on_event=self._remote_event, on_run=self._remote_run
@@ -469,6 +478,8 @@ class ServiceRuntime:
         self.metrics.run_duration.labels(status).observe(time.perf_counter() - started)
         self.metrics.runs.labels(status).inc()
         await self.emit(f"run.{status}", run_id=run.id, thread_id=run.thread_id, error=error)
+        if self._retention is not None and run.thread_id not in self._prune_refused:
+            self._to_prune[run.thread_id] = None  # pruned by the sweeper, off this run's path
 
     async def _advance(self, run: Run, fence: LeaseFence | None = None) -> tuple[str, str | None]:
         """Run the graph to its next pause or its end, under `fence` (default: the run's own lease).
@@ -784,6 +795,8 @@ class ServiceRuntime:
             )
             if self.settings.workers and sweeps % RECONCILE_EVERY == 0:
                 jobs.append(self.reconcile)
+            if self._to_prune:
+                jobs.append(self.prune_checkpoints)
             sweeps += 1
             for job in jobs:
                 try:
@@ -828,6 +841,40 @@ class ServiceRuntime:
         """A decision came late: resolve the request by its policy now (as the sweeper would)."""
         done = await self._resolve_by_deadline(request, await self.now())
         return done if done is not None else await self.store.get(request.id)
+
+    # -- retention -----------------------------------------------------------------------
+
+    @property
+    def _retention(self) -> RetentionSettings | None:
+        retention = self.settings.retention
+        return retention if retention is not None and retention.enabled else None
+
+    async def prune_checkpoints(self) -> PruneReport:
+        """Prune a bounded batch of the threads whose run ended, to their newest checkpoints.
+
+        The latest checkpoint always stays (a pending interrupt is one of its writes, and
+        crash recovery reads its `hitl_run_id`); a run that writes to a thread meanwhile is
+        safe (store/retention.py). A batch that hits a storage error is tried again later.
+        """
+        retention, saver = self._retention, self.graph.checkpointer
+        if retention is None or not isinstance(saver, BaseCheckpointSaver):
+            self._to_prune.clear()
+            return PruneReport()
+        batch = list(self._to_prune)[: retention.threads_per_pass]
+        for thread_id in batch:
+            self._to_prune.pop(thread_id, None)
+        try:
+            report = await aprune_threads(saver, batch, retention.keep_checkpoints)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("pruning checkpoints waits for the database (%s)", _one_line(exc))
+            self._to_prune.update(dict.fromkeys(batch))
+            return PruneReport()
+        for thread_id in report.refused:
+            log.info("thread %s uses a DeltaChannel: its checkpoints are not pruned", thread_id)
+            self._prune_refused.add(thread_id)
+        return report
 
     # -- recovery ------------------------------------------------------------------------
 
