@@ -222,7 +222,7 @@ async def test_pruned_thread_with_a_pending_approval_is_approved(store_url):
         graph = create_approval_agent(
             ScriptedChatModel(script=email_assistant_script), spy.tools(), policy=POLICY, checkpointer=saver
         )
-        retention = RetentionSettings(keep_checkpoints=3, threads_per_pass=5)
+        retention = RetentionSettings(enabled=True, keep_checkpoints=3, threads_per_pass=5)
         settings = Settings(workers=1, sweep_interval=3600, retention=retention)
         runtime = ServiceRuntime(graph, store, settings=settings, clock=clock)
         await runtime.start()

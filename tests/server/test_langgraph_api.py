@@ -52,7 +52,7 @@ def svc(request, tmp_path_factory) -> Iterator[Service]:
     db = request.getfixturevalue("pg_db") if request.param == "postgres" else None
     service = launch(home, graph="scripted_graph.py:graph", users=USERS, db=db,
                      # every test here also runs on threads pruned to their newest 3 checkpoints
-                     env={"HITL_AUTH__DECISION_RATE": "1000/minute", "HITL_RETENTION__KEEP_CHECKPOINTS": "3"})
+                     env={"HITL_AUTH__DECISION_RATE": "1000/minute", "HITL_RETENTION__ENABLED": "true", "HITL_RETENTION__KEEP_CHECKPOINTS": "3"})
     yield service
     service.stop()
 

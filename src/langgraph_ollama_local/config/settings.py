@@ -173,7 +173,9 @@ class RetentionSettings(BaseModel):
     approval to resume); the ones before it serve time travel (`get_state_history`).
     """
 
-    enabled: bool = Field(default=True, description="Prune in the background after each run.")
+    # Off by default for now: the crash suite (kill -9 under traffic, PostgreSQL) left threads
+    # unfinished with background pruning on, on a loaded machine; not yet explained.
+    enabled: bool = Field(default=False, description="Prune in the background after each run.")
     keep_checkpoints: int = Field(
         default=10,
         ge=1,
