@@ -284,6 +284,9 @@ def test_credentials_and_our_bodies_on_shared_paths(svc):
                                 ("PUT", "/threads/search", "POST"), ("PUT", "/threads/ours-1", "DELETE, GET, PATCH")):
         answer = alice.request(method, path)
         assert (answer.status_code, answer.headers.get("allow")) == (405, allow), (method, path)
+    # a thread id outside Latin-1 goes percent-encoded into Content-Location (was a 500)
+    wait = alice.post("/threads/\u012e-ours/runs/wait", json={"assistant_id": "agent", "if_not_exists": "create"})
+    assert wait.status_code == 200 and wait.headers["content-location"].startswith("/threads/%C4%AE-ours/runs/")
     # a LangGraph method we do not implement is documented, and answers 501 naming it
     assert "501" in httpx.get(f"{svc.base}/openapi.json").json()["paths"]["/threads/{thread_id}"]["patch"]["responses"]
     assert "threads.update" in alice.patch("/threads/ours-1").json()["detail"]

@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -424,7 +425,8 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
         return (await runtime.store.thread_runs(answers[0][0].thread_id))[-1]
 
     def location(thread_id: ThreadId, run: Run) -> dict[str, str]:
-        return {"Content-Location": f"/threads/{thread_id}/runs/{run.id}"}
+        # a header is Latin-1: a thread id in any other script goes percent-encoded, as in a URL
+        return {"Content-Location": f"/threads/{quote(thread_id, safe='')}/runs/{quote(run.id, safe='')}"}
 
     @router.post("/threads/{thread_id}/runs/stream", responses=SSE)
     async def stream_run(
