@@ -282,6 +282,20 @@ def test_credentials_and_our_bodies_on_shared_paths(svc):
     message = state["values"]["messages"][-1]
     assert message["content"] == message["data"]["content"] == "You said: hello"
     assert state["checkpoint"]["thread_id"] == "ours-1" and state["next"] == []
+    # one body or the other, as the published oneOf says: neither, or both at once, is a 422
+    assert alice.post("/threads/ours-1/runs", json={}).status_code == 422
+    assert alice.post("/threads/ours-1/runs", json={"message": "hi", "assistant_id": "agent"}).status_code == 422
+    # a method a path lacks: 405, and Allow lists every documented method (ours, LangGraph's, 501s)
+    for method, path, allow in (("PUT", "/threads", "GET, POST"), ("PUT", "/threads/ours-1/state", "GET, POST"),
+                                ("PUT", "/threads/search", "POST"), ("PUT", "/threads/ours-1", "DELETE, GET, PATCH")):
+        answer = alice.request(method, path)
+        assert (answer.status_code, answer.headers.get("allow")) == (405, allow), (method, path)
+    # a thread id outside Latin-1 goes percent-encoded into Content-Location (was a 500)
+    wait = alice.post("/threads/\u012e-ours/runs/wait", json={"assistant_id": "agent", "if_not_exists": "create"})
+    assert wait.status_code == 200 and wait.headers["content-location"].startswith("/threads/%C4%AE-ours/runs/")
+    # a LangGraph method we do not implement is documented, and answers 501 naming it
+    assert "501" in httpx.get(f"{svc.base}/openapi.json").json()["paths"]["/threads/{thread_id}"]["patch"]["responses"]
+    assert "threads.update" in alice.patch("/threads/ours-1").json()["detail"]
 
 
 @pytest.mark.postgres

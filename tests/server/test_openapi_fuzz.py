@@ -2,7 +2,10 @@
 
 Checks: `--checks all` — no 5xx, every status code and content type documented, every
 response body valid against its documented schema, schema-valid requests accepted (ST202:
-the thread-id rule is the published pattern), `Allow` on 405 lists every method (ST205), … `/events` is excluded (an endless SSE stream). The number
+the thread-id rule is the published pattern; ours-or-LangGraph's run body is a oneOf),
+`Allow` on 405 lists every method of the path (ST205), an undocumented method is a 405 (the
+LangGraph routes we do not implement are documented as 501s). `/events` is excluded (an
+endless SSE stream). The number
 of examples per operation is HITL_FUZZ_EXAMPLES (default 30; the long mode uses more).
 """
 
@@ -18,14 +21,7 @@ import httpx
 
 from tests.server.support import launch
 
-CHECKS = "all"
-# Two checks are left out until LangGraph's routes (server/langgraph_api/) satisfy them: they
-# answer 501 for LangGraph methods we do not implement (issue 14's contract, where
-# `unsupported_method` wants 405) and take ours-or-LangGraph's bodies that OpenAPI cannot
-# express as one schema (`positive_data_acceptance`); and a 405 on a path both our routes and
-# LangGraph's serve lists only ours in `Allow` (`allow_header_conformance`, ST205). Our own
-# routes passed all three before LangGraph's routes were merged in: open in issue 13.
-EXCLUDED_CHECKS = "unsupported_method,positive_data_acceptance,allow_header_conformance"
+CHECKS = "all"  # unsupported_method, positive_data_acceptance, allow_header_conformance included
 
 
 def test_schemathesis_finds_nothing(tmp_path, capsys):
@@ -41,7 +37,7 @@ def test_schemathesis_finds_nothing(tmp_path, capsys):
             '[checks.not_a_server_error]\nexpected-statuses = ["2xx", "3xx", "4xx", "501"]\n')
         result = subprocess.run(
             [str(st), "--config-file", str(tmp_path / "schemathesis.toml"), "run", f"{svc.base}/openapi.json", "-H", f"Authorization: Bearer {svc.tokens['fuzz']}",
-             "--checks", CHECKS, "--exclude-checks", EXCLUDED_CHECKS, "--exclude-path", "/events", "--max-examples", examples, "--seed", "20261125",
+             "--checks", CHECKS, "--exclude-path", "/events", "--max-examples", examples, "--seed", "20261125",
              "--request-timeout", "30"],
             capture_output=True, text=True, timeout=900, cwd=tmp_path,
         )

@@ -21,7 +21,6 @@ from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocket
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from fastapi.routing import APIRoute
 from langchain_core.messages import AIMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette.sse import EventSourceResponse
@@ -49,11 +48,14 @@ from langgraph_ollama_local.runtime.service import (
     public_request,
 )
 from langgraph_ollama_local.server.access import ThreadGuard
+from langgraph_ollama_local.server.allow import AllowIndex
 from langgraph_ollama_local.server.auth_routes import auth_router
 from langgraph_ollama_local.server.denials import DenialAggregator
 from langgraph_ollama_local.server.deps import User
 from langgraph_ollama_local.server.graphs import GraphFactory, builtin_agent
 from langgraph_ollama_local.server.langgraph_api import langgraph_api_router, missing_router
+from langgraph_ollama_local.server.langgraph_api.document import name_assistants
+from langgraph_ollama_local.server.langgraph_api.shapes import assistant_id_of
 from langgraph_ollama_local.server.outage import (
     install_outage_handling,
     mark_decision_stored,
@@ -217,15 +219,22 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
-        """A 405 lists every method of the path (Starlette names only the first route's)."""
+        """A 405 lists every method the API document gives the path (Starlette names only
+        the first matching route's): ours and LangGraph's, the 501 ones included."""
         if exc.status_code != 405:
             return await http_exception_handler(request, exc)
-        allowed: set[str] = set()
-        for route in request.app.routes:
-            if isinstance(route, APIRoute) and route.path_regex.match(request.url.path):
-                allowed |= route.methods or set()
-        headers = {"Allow": ", ".join(sorted(allowed))} if allowed else dict(exc.headers or {})
+        allowed = allow_index(request.app).methods(request.url.path)
+        headers = {"Allow": ", ".join(allowed)} if allowed else dict(exc.headers or {})
         return JSONResponse({"detail": exc.detail}, status_code=405, headers=headers)
+
+    def allow_index(app: FastAPI) -> AllowIndex:
+        """Built once per generated document (FastAPI regenerates it when routes change)."""
+        document = app.openapi()
+        cached: tuple[dict[str, Any], AllowIndex] | None = getattr(app.state, "allow_index", None)
+        if cached is None or cached[0] is not document:
+            cached = (document, AllowIndex(document.get("paths", {})))
+            app.state.allow_index = cached
+        return cached[1]
 
     @app.exception_handler(ThreadBusyError)
     async def busy(_: Request, exc: ThreadBusyError) -> JSONResponse:
@@ -640,6 +649,12 @@ def create_app(
     app.include_router(auth_router(security))
     app.include_router(langgraph_api_router(graph_id))
     app.include_router(missing_router())
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return name_assistants(generate_openapi(), [graph_id, assistant_id_of(graph_id)])
+
+    app.openapi = openapi  # type: ignore[method-assign]
     mount_web(app)
     return app
 

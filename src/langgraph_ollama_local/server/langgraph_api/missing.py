@@ -1,17 +1,27 @@
 """LangGraph server routes hitl serve does not implement: 501 naming what is missing, never 404.
 
-They still need a credential (like every route but /healthz), and they stay out of the
-OpenAPI document: they are not operations a client can use.
+They still need a credential (like every route but /healthz), and they are in the OpenAPI
+document as what they are (answers: 501, with the missing feature named): a client reading
+the document sees every method a path has, and a method a path does not have at all is a
+405 whose `Allow` lists the documented ones (server/allow.py), so "not implemented" and
+"no such method" stay apart.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter
+from fastapi import Path as PathParam
 
 from langgraph_ollama_local.server.deps import User
 from langgraph_ollama_local.server.langgraph_api.routes import not_implemented
+from langgraph_ollama_local.server.schemas import Problem, ThreadId
+
+TAG = "LangGraph server API: not implemented (501)"
 
 MISSING: list[tuple[str, str, str]] = [
     ("POST", "/assistants", "creating assistants (one assistant per served graph)"),
@@ -52,16 +62,36 @@ MISSING: list[tuple[str, str, str]] = [
     ("POST", "/a2a/{assistant_id}", "A2A"),
 ]
 
+PARAM = re.compile(r"\{(\w+)\}")
+
 
 def missing_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(tags=[TAG])
     for method, path, what in MISSING:
-        router.add_api_route(path, _answer(what), methods=[method], name=f"missing {method} {path}")
+        router.add_api_route(
+            path,
+            _answer(what, PARAM.findall(path)),
+            methods=[method],
+            name=f"missing {method} {path}",
+            summary=f"Not implemented: {what}",
+            description=f"LangGraph's server API has this route; hitl serve answers 501 naming {what}.",
+            status_code=501,
+            response_description=f"{what} is not implemented",
+            responses={501: {"model": Problem}},
+        )
     return router
 
 
-def _answer(what: str) -> Callable[..., Awaitable[None]]:
-    async def answer(_user: User) -> None:
+def _answer(what: str, path_params: list[str]) -> Callable[..., Awaitable[None]]:
+    """A handler whose signature declares the path's parameters, so the document describes
+    them (a thread id with the same rule as on every other route)."""
+
+    async def answer(**_: Any) -> None:
         raise not_implemented(what)
 
+    params = [inspect.Parameter("_user", inspect.Parameter.KEYWORD_ONLY, annotation=User)]
+    for name in path_params:
+        kind: Any = ThreadId if name == "thread_id" else Annotated[str, PathParam(min_length=1)]
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind))
+    answer.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     return answer

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -35,6 +35,7 @@ from langgraph_ollama_local.server.langgraph_api.bodies import (
     AssistantSearch,
     HistoryQuery,
     RunBody,
+    RunRequest,
     StateUpdate,
     ThreadCreate,
     ThreadSearch,
@@ -50,7 +51,7 @@ from langgraph_ollama_local.server.langgraph_api.shapes import (
     values_json,
     wait_json,
 )
-from langgraph_ollama_local.server.schemas import Problem, ThreadId
+from langgraph_ollama_local.server.schemas import Problem, RunCreate, ThreadId
 from langgraph_ollama_local.server.security import AuthError, Security
 from langgraph_ollama_local.server.state_edits import jsonable_state, mark_edited, printable, state_diff
 from langgraph_ollama_local.store.approval_store import (
@@ -74,8 +75,6 @@ JSON_OK: dict[int | str, dict[str, Any]] = {200: {"description": "OK"}}
 NOT_IMPLEMENTED: dict[int | str, dict[str, Any]] = {
     501: {"model": Problem, "description": "A LangGraph API feature hitl serve does not implement (named)"}
 }
-METADATA_KEY = re.compile(r"[\w.:-]{1,200}")
-INT64 = 2**63
 
 
 def not_implemented(what: str) -> HTTPException:
@@ -208,7 +207,6 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
             raise not_implemented(f"threads.search by {body.unsupported('values', 'select', 'extract')}")
         if body.sort_by not in (None, "created_at") or body.sort_order == "asc":
             raise not_implemented("threads.search sorted other than newest first")
-        check_metadata_filter(body.metadata)
         runtime = rt(request)
         rows = await runtime.store.search_threads(
             ThreadQuery(
@@ -290,7 +288,6 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
         await require(request, user, thread_id, "read")
         if body.unsupported("checkpoint", "select"):
             raise not_implemented(f"history by {body.unsupported('checkpoint', 'select')}")
-        check_metadata_filter(body.metadata)
         runtime = rt(request)
         await known_thread(runtime, thread_id)
         before = None
@@ -428,16 +425,13 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
         return (await runtime.store.thread_runs(answers[0][0].thread_id))[-1]
 
     def location(thread_id: ThreadId, run: Run) -> dict[str, str]:
-        return {"Content-Location": f"/threads/{thread_id}/runs/{run.id}"}
+        # a header is Latin-1: a thread id in any other script goes percent-encoded, as in a URL
+        return {"Content-Location": f"/threads/{quote(thread_id, safe='')}/runs/{quote(run.id, safe='')}"}
 
     @router.post("/threads/{thread_id}/runs/stream", responses=SSE)
     async def stream_run(
         thread_id: ThreadId, body: RunBody, request: Request, user: User
     ) -> EventSourceResponse:
-        if body.message is not None:
-            raise HTTPException(
-                422, "runs/stream takes LangGraph's RunCreate (assistant_id, input | command)"
-            )
         runtime = rt(request)
         stack = AsyncExitStack()
         queue = await stack.enter_async_context(runtime.events.subscribe())  # before the run exists
@@ -452,8 +446,6 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
 
     @router.post("/threads/{thread_id}/runs/wait", responses=JSON_OK)
     async def wait_run(thread_id: ThreadId, body: RunBody, request: Request, user: User) -> JSONResponse:
-        if body.message is not None:
-            raise HTTPException(422, "runs/wait takes LangGraph's RunCreate (assistant_id, input | command)")
         runtime = rt(request)
         run = await start_run(request, user, thread_id, body, [])
         run = await runtime.wait_run(run.id, WAIT_SECONDS)
@@ -461,9 +453,9 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
         return JSONResponse(wait_json(state, run), headers=location(thread_id, run))
 
     @router.post("/threads/{thread_id}/runs", status_code=202, responses=JSON_OK)
-    async def create_run(thread_id: ThreadId, body: RunBody, request: Request, user: User) -> JSONResponse:
+    async def create_run(thread_id: ThreadId, body: RunRequest, request: Request, user: User) -> JSONResponse:
         """Ours (`{"message"}` → 202, our run fields) or LangGraph's RunCreate (→ 200, its Run)."""
-        if body.message is not None:
+        if isinstance(body, RunCreate):
             run = await request.app.state.start_message_run(request, user, thread_id, body.message)
             return JSONResponse({**run_json(run, default_assistant), **our_run(run)}, status_code=202)
         run = await start_run(request, user, thread_id, body, [])
@@ -555,42 +547,6 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
         return run_json(run, default_assistant)
 
     return router
-
-
-def check_metadata_filter(metadata: Mapping[str, Any] | None) -> None:
-    """Refuse (422) a filter the databases' JSON paths cannot take, before any SQL runs."""
-    for key, value in (metadata or {}).items():
-        if not METADATA_KEY.fullmatch(key) or not searchable(value):
-            raise HTTPException(
-                422, f"metadata {key!r}: keys are letters, digits and _.:- and values JSON within 64 bits"
-            )
-
-
-def searchable(value: Any, depth: int = 0) -> bool:
-    """A metadata value both databases compare safely (SQLite integers are 64-bit)."""
-    if depth > 16:
-        return False
-    if isinstance(value, bool) or value is None:
-        return True
-    if isinstance(value, str):
-        return encodable(value)
-    if isinstance(value, int):
-        return -INT64 <= value < INT64
-    if isinstance(value, float):
-        return value == value and abs(value) != float("inf")
-    if isinstance(value, list):
-        return all(searchable(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return all(encodable(k) and searchable(v, depth + 1) for k, v in value.items())
-    return False
-
-
-def encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def our_run(run: Run) -> dict[str, Any]:
