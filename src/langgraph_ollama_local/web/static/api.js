@@ -2,6 +2,23 @@
 // on every change, and errors turned into readable messages (FastAPI's `detail`).
 
 let csrfToken = null;
+// Set once the page is on its way to /login: two navigations would abort the first one.
+let leaving = false;
+
+// Sign out: end the session on the server, then leave once. Requests answered 401 meanwhile
+// (the live stream notices the session is gone) do not navigate a second time.
+export async function signOut() {
+  leaving = true;
+  try {
+    await api("/auth/logout", { method: "POST" });
+  } catch (exc) {
+    if (exc.status !== 401) { // 401: the session had ended already, which is what was asked
+      leaving = false;
+      throw exc;
+    }
+  }
+  location.replace("/login");
+}
 
 export function setCsrf(token) {
   csrfToken = token || null;
@@ -33,6 +50,8 @@ export function describe(status, body) {
 // so the sign-in page can say why it appeared and send them back to the same card. What they
 // typed is already in localStorage (drafts.js).
 function sessionEnded() {
+  if (leaving) return; // signing out: the live stream's 401 must not start a second navigation
+  leaving = true;
   try {
     const active = document.activeElement && document.activeElement.closest
       ? document.activeElement.closest("li.card[data-id]") : null;

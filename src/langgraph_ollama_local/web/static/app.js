@@ -2,7 +2,7 @@
 // Every piece of data (tool arguments, model replies, names) goes into the page with
 // textContent via el() — never innerHTML — so model-written markup shows as text.
 import { $, el, messageText, parseTime, pretty, remaining, timeEl, uid } from "./dom.js";
-import { api, setCsrf } from "./api.js";
+import { api, setCsrf, signOut } from "./api.js";
 import { argsSchema, diffArgs, editForm, renderDiff } from "./schema.js";
 import { dropDraft, fillForm, formValues, loadDraft, saveDraft, sweepDrafts } from "./drafts.js";
 
@@ -1008,8 +1008,7 @@ async function main() {
   $("chat-thread").value = `web-${Math.random().toString(36).slice(2, 8)}`;
   $("logout").addEventListener("click", async () => {
     try {
-      await api("/auth/logout", { method: "POST" });
-      location.replace("/login");
+      await signOut();
     } catch (exc) {
       $("inbox-error").textContent = `Sign-out failed: ${exc.message}`;
     }
