@@ -1,12 +1,15 @@
-"""Start real `hitl serve` processes with tokens made by `hitl tokens create`."""
+"""Start real `hitl serve` processes, with tokens made by the store `hitl tokens create` uses."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -35,10 +38,32 @@ def hitl(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProc
 
 
 def issue(db: str, home: Path, user: str, *roles: str) -> str:
-    args = ["tokens", "create", user, "--db", db, "--quiet"]
-    for role in roles:
-        args += ["--role", role]
-    return hitl(*args, home=home).stdout.strip()
+    return issue_all(db, home, {user: roles})[user]
+
+
+def issue_all(db: str, home: Path, users: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """A token per user, made in this process with the store `hitl tokens create` uses (same
+    database, same audit key from `home`). One CLI process per token cost 3-5 s on CI, most
+    of a server test's setup; tests/cli/ covers the command itself."""
+    from langgraph_ollama_local.config import LocalAgentConfig
+    from langgraph_ollama_local.store.approval_store import ApprovalStore
+    from langgraph_ollama_local.store.audit import audit_key_of
+    from langgraph_ollama_local.store.tokens import TokenStore
+
+    async def create() -> dict[str, str]:
+        config = LocalAgentConfig(storage_url=db, home=home)
+        store = await ApprovalStore.open(config.resolved_storage_url, audit_key=audit_key_of(config))
+        try:
+            tokens = TokenStore(store.engine)
+            made = {}
+            for user, roles in users.items():
+                _, made[user] = await tokens.create(user, list(roles), created_by="cli:tests", now=datetime.now(UTC))
+            return made
+        finally:
+            await store.close()
+
+    with ThreadPoolExecutor(1) as pool:  # callers may be inside a running event loop
+        return pool.submit(asyncio.run, create()).result()
 
 
 @dataclass
@@ -77,7 +102,7 @@ def launch(home: Path, *, graph: str | None = "two_stage_graph.py:graph", users:
     """A real `hitl serve` on a free port. `extra_args` e.g. ("--workers", "0") for an
     API-only process; pass `tokens` (from another Service) to share users instead of issuing."""
     db = db or f"sqlite:///{home / 'hitl.db'}"
-    tokens = dict(tokens) if tokens is not None else {user: issue(db, home, user, *roles) for user, roles in users.items()}
+    tokens = dict(tokens) if tokens is not None else issue_all(db, home, users)
     graph_args = ["--graph", graph_path(graph)] if graph else []  # None: extra_args name it (--config)
     args = [str(HITL), "serve", "--port", str(port := free_port()), "--db", db, *graph_args, *extra_args]
     if policy is not None:
