@@ -229,6 +229,8 @@ def test_kill_9_at_random_points_loses_no_decision_and_repeats_no_effect(pg_url,
             kind = cluster.kill_one(rng)
             if kind is not None:
                 kills[kind] += 1
+                if sum(kills.values()) % 100 == 0:  # long campaigns (`make faults`) show they progress
+                    print(f"crash suite: {sum(kills.values())}/{TRIALS} kills ({dict(kills)})", flush=True)
         stop.set()
         cluster.full_strength()
         for thread in threads:
