@@ -3,25 +3,30 @@
 from langgraph_ollama_local import LocalAgentConfig, create_approval_agent, ApprovalPolicy
 """
 
-from langgraph_ollama_local.agent.graph import (
-    CheckpointerRequiredError,
-    build_selective_workflow,
-    build_workflow,
-    create_approval_agent,
-)
-from langgraph_ollama_local.approvals import (
-    ApprovalPolicy,
-    Condition,
-    Decision,
-    DecisionError,
-    PolicyError,
-    Stage,
-    ToolRule,
-    ask_human,
-    read_interrupt,
-)
-from langgraph_ollama_local.config import LocalAgentConfig
-from langgraph_ollama_local.runtime import ApprovalRunner
+from typing import TYPE_CHECKING
+
+from langgraph_ollama_local._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from langgraph_ollama_local.agent.graph import (
+        CheckpointerRequiredError,
+        build_selective_workflow,
+        build_workflow,
+        create_approval_agent,
+    )
+    from langgraph_ollama_local.approvals import (
+        ApprovalPolicy,
+        Condition,
+        Decision,
+        DecisionError,
+        PolicyError,
+        Stage,
+        ToolRule,
+        ask_human,
+        read_interrupt,
+    )
+    from langgraph_ollama_local.config import LocalAgentConfig
+    from langgraph_ollama_local.runtime import ApprovalRunner
 
 __version__ = "0.1.0"
 
@@ -43,3 +48,25 @@ __all__ = [
     "create_approval_agent",
     "read_interrupt",
 ]
+
+if not TYPE_CHECKING:  # checkers see the imports above; at run time each loads on first use
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "CheckpointerRequiredError": "langgraph_ollama_local.agent.graph",
+            "build_selective_workflow": "langgraph_ollama_local.agent.graph",
+            "build_workflow": "langgraph_ollama_local.agent.graph",
+            "create_approval_agent": "langgraph_ollama_local.agent.graph",
+            "ApprovalPolicy": "langgraph_ollama_local.approvals",
+            "Condition": "langgraph_ollama_local.approvals",
+            "Decision": "langgraph_ollama_local.approvals",
+            "DecisionError": "langgraph_ollama_local.approvals",
+            "PolicyError": "langgraph_ollama_local.approvals",
+            "Stage": "langgraph_ollama_local.approvals",
+            "ToolRule": "langgraph_ollama_local.approvals",
+            "ask_human": "langgraph_ollama_local.approvals",
+            "read_interrupt": "langgraph_ollama_local.approvals",
+            "LocalAgentConfig": "langgraph_ollama_local.config",
+            "ApprovalRunner": "langgraph_ollama_local.runtime",
+        },
+    )

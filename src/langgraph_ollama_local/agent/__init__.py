@@ -1,13 +1,18 @@
 """The approval-gated agent: state, nodes, graph builders and the tutorial's tools."""
 
-from langgraph_ollama_local.agent.graph import (
-    CheckpointerRequiredError,
-    build_selective_workflow,
-    build_workflow,
-    create_approval_agent,
-)
-from langgraph_ollama_local.agent.state import AgentState
-from langgraph_ollama_local.agent.tools import default_tools, get_weather, make_send_email_tool
+from typing import TYPE_CHECKING
+
+from langgraph_ollama_local._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from langgraph_ollama_local.agent.graph import (
+        CheckpointerRequiredError,
+        build_selective_workflow,
+        build_workflow,
+        create_approval_agent,
+    )
+    from langgraph_ollama_local.agent.state import AgentState
+    from langgraph_ollama_local.agent.tools import default_tools, get_weather, make_send_email_tool
 
 __all__ = [
     "AgentState",
@@ -19,3 +24,18 @@ __all__ = [
     "get_weather",
     "make_send_email_tool",
 ]
+
+if not TYPE_CHECKING:  # checkers see the imports above; at run time each loads on first use
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "CheckpointerRequiredError": "langgraph_ollama_local.agent.graph",
+            "build_selective_workflow": "langgraph_ollama_local.agent.graph",
+            "build_workflow": "langgraph_ollama_local.agent.graph",
+            "create_approval_agent": "langgraph_ollama_local.agent.graph",
+            "AgentState": "langgraph_ollama_local.agent.state",
+            "default_tools": "langgraph_ollama_local.agent.tools",
+            "get_weather": "langgraph_ollama_local.agent.tools",
+            "make_send_email_tool": "langgraph_ollama_local.agent.tools",
+        },
+    )

@@ -4,37 +4,42 @@ Pure: it depends on LangGraph's `interrupt()` and LangChain's message and tool t
 never on storage, HTTP or the CLI.
 """
 
-from langgraph_ollama_local.approvals.decisions import (
-    Decision,
-    decision_response_schema,
-    normalize_answer,
-    parse_decision,
-)
-from langgraph_ollama_local.approvals.digest import call_digest
-from langgraph_ollama_local.approvals.errors import (
-    ApprovalError,
-    DecisionError,
-    NotPausedError,
-    PolicyError,
-    UnknownInterruptError,
-)
-from langgraph_ollama_local.approvals.gate import ReviewOutcome, review_tool_calls
-from langgraph_ollama_local.approvals.policy import (
-    AccessRules,
-    ApprovalPolicy,
-    Condition,
-    Stage,
-    ToolRule,
-    Verdict,
-)
-from langgraph_ollama_local.approvals.questions import ask_human
-from langgraph_ollama_local.approvals.requests import (
-    ActionView,
-    InterruptView,
-    approval_payload,
-    batched_resume,
-    read_interrupt,
-)
+from typing import TYPE_CHECKING
+
+from langgraph_ollama_local._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from langgraph_ollama_local.approvals.decisions import (
+        Decision,
+        decision_response_schema,
+        normalize_answer,
+        parse_decision,
+    )
+    from langgraph_ollama_local.approvals.digest import call_digest
+    from langgraph_ollama_local.approvals.errors import (
+        ApprovalError,
+        DecisionError,
+        NotPausedError,
+        PolicyError,
+        UnknownInterruptError,
+    )
+    from langgraph_ollama_local.approvals.gate import ReviewOutcome, review_tool_calls
+    from langgraph_ollama_local.approvals.policy import (
+        AccessRules,
+        ApprovalPolicy,
+        Condition,
+        Stage,
+        ToolRule,
+        Verdict,
+    )
+    from langgraph_ollama_local.approvals.questions import ask_human
+    from langgraph_ollama_local.approvals.requests import (
+        ActionView,
+        InterruptView,
+        approval_payload,
+        batched_resume,
+        read_interrupt,
+    )
 
 __all__ = [
     "AccessRules",
@@ -62,3 +67,34 @@ __all__ = [
     "read_interrupt",
     "review_tool_calls",
 ]
+
+if not TYPE_CHECKING:  # checkers see the imports above; at run time each loads on first use
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "Decision": "langgraph_ollama_local.approvals.decisions",
+            "decision_response_schema": "langgraph_ollama_local.approvals.decisions",
+            "normalize_answer": "langgraph_ollama_local.approvals.decisions",
+            "parse_decision": "langgraph_ollama_local.approvals.decisions",
+            "call_digest": "langgraph_ollama_local.approvals.digest",
+            "ApprovalError": "langgraph_ollama_local.approvals.errors",
+            "DecisionError": "langgraph_ollama_local.approvals.errors",
+            "NotPausedError": "langgraph_ollama_local.approvals.errors",
+            "PolicyError": "langgraph_ollama_local.approvals.errors",
+            "UnknownInterruptError": "langgraph_ollama_local.approvals.errors",
+            "ReviewOutcome": "langgraph_ollama_local.approvals.gate",
+            "review_tool_calls": "langgraph_ollama_local.approvals.gate",
+            "AccessRules": "langgraph_ollama_local.approvals.policy",
+            "ApprovalPolicy": "langgraph_ollama_local.approvals.policy",
+            "Condition": "langgraph_ollama_local.approvals.policy",
+            "Stage": "langgraph_ollama_local.approvals.policy",
+            "ToolRule": "langgraph_ollama_local.approvals.policy",
+            "Verdict": "langgraph_ollama_local.approvals.policy",
+            "ask_human": "langgraph_ollama_local.approvals.questions",
+            "ActionView": "langgraph_ollama_local.approvals.requests",
+            "InterruptView": "langgraph_ollama_local.approvals.requests",
+            "approval_payload": "langgraph_ollama_local.approvals.requests",
+            "batched_resume": "langgraph_ollama_local.approvals.requests",
+            "read_interrupt": "langgraph_ollama_local.approvals.requests",
+        },
+    )

@@ -4,24 +4,29 @@ Pure policy code: it knows the approval core (roles, stages, access rules) but n
 HTTP or SQL. The server turns a request into a `Principal`; the store keeps token hashes.
 """
 
-from langgraph_ollama_local.auth.authorization import (
-    Denied,
-    can_decide,
-    can_edit_state,
-    can_read_full_audit,
-    can_start_runs,
-    decision_refusal,
-)
-from langgraph_ollama_local.auth.identity import SYSTEM_PREFIX, Principal, check_user_name
-from langgraph_ollama_local.auth.threads import (
-    ThreadFacts,
-    can_read_thread,
-    can_see_request,
-    can_write_thread,
-    event_thread_id,
-    reads_every_thread,
-)
-from langgraph_ollama_local.auth.tokens import TOKEN_PREFIX, hash_token, new_token, token_id_of
+from typing import TYPE_CHECKING
+
+from langgraph_ollama_local._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from langgraph_ollama_local.auth.authorization import (
+        Denied,
+        can_decide,
+        can_edit_state,
+        can_read_full_audit,
+        can_start_runs,
+        decision_refusal,
+    )
+    from langgraph_ollama_local.auth.identity import SYSTEM_PREFIX, Principal, check_user_name
+    from langgraph_ollama_local.auth.threads import (
+        ThreadFacts,
+        can_read_thread,
+        can_see_request,
+        can_write_thread,
+        event_thread_id,
+        reads_every_thread,
+    )
+    from langgraph_ollama_local.auth.tokens import TOKEN_PREFIX, hash_token, new_token, token_id_of
 
 __all__ = [
     "SYSTEM_PREFIX",
@@ -44,3 +49,29 @@ __all__ = [
     "reads_every_thread",
     "token_id_of",
 ]
+
+if not TYPE_CHECKING:  # checkers see the imports above; at run time each loads on first use
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "Denied": "langgraph_ollama_local.auth.authorization",
+            "can_decide": "langgraph_ollama_local.auth.authorization",
+            "can_edit_state": "langgraph_ollama_local.auth.authorization",
+            "can_read_full_audit": "langgraph_ollama_local.auth.authorization",
+            "can_start_runs": "langgraph_ollama_local.auth.authorization",
+            "decision_refusal": "langgraph_ollama_local.auth.authorization",
+            "SYSTEM_PREFIX": "langgraph_ollama_local.auth.identity",
+            "Principal": "langgraph_ollama_local.auth.identity",
+            "check_user_name": "langgraph_ollama_local.auth.identity",
+            "ThreadFacts": "langgraph_ollama_local.auth.threads",
+            "can_read_thread": "langgraph_ollama_local.auth.threads",
+            "can_see_request": "langgraph_ollama_local.auth.threads",
+            "can_write_thread": "langgraph_ollama_local.auth.threads",
+            "event_thread_id": "langgraph_ollama_local.auth.threads",
+            "reads_every_thread": "langgraph_ollama_local.auth.threads",
+            "TOKEN_PREFIX": "langgraph_ollama_local.auth.tokens",
+            "hash_token": "langgraph_ollama_local.auth.tokens",
+            "new_token": "langgraph_ollama_local.auth.tokens",
+            "token_id_of": "langgraph_ollama_local.auth.tokens",
+        },
+    )

@@ -13,21 +13,25 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from rich.console import Console
 from rich.text import Text
 
 from langgraph_ollama_local.cli.common import ProviderOption, load_config, make_console, user_errors
-from langgraph_ollama_local.cli.session import Ask, ChatSession, new_thread_id, run_chat
-from langgraph_ollama_local.store.checkpointer import StorageUnavailableError, open_checkpointer
+
+if TYPE_CHECKING:  # LangGraph and the chat loop load when `hitl chat` runs, not for every command
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    from langgraph_ollama_local.cli.session import Ask
 
 
 @contextmanager
 def open_storage(url: str) -> Iterator[BaseCheckpointSaver[Any]]:
     """`open_checkpointer`, with filesystem and SQLite failures said in one line."""
+    from langgraph_ollama_local.store.checkpointer import StorageUnavailableError, open_checkpointer
+
     with ExitStack() as stack:
         try:
             saver = stack.enter_context(open_checkpointer(url))
@@ -85,6 +89,7 @@ def chat(
     # Looked up at call time, so tests can put the scripted model in the provider's place.
     from langgraph_ollama_local.agent import create_approval_agent, default_tools
     from langgraph_ollama_local.agent.defaults import default_policy
+    from langgraph_ollama_local.cli.session import ChatSession, new_thread_id, run_chat
     from langgraph_ollama_local.llm import create_chat_model, resolve_provider
 
     console = make_console()

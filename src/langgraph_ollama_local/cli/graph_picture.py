@@ -16,13 +16,15 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import typer
-from langchain_core.runnables.graph import Graph
 from rich.text import Text
 
 from langgraph_ollama_local.cli.common import make_console
+
+if TYPE_CHECKING:
+    from langchain_core.runnables.graph import Graph
 
 PICTURE_SUFFIXES = (".mmd", ".png")
 NO_GRAPHVIZ_NOTE = (

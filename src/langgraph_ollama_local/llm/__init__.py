@@ -5,28 +5,33 @@ model = create_chat_model(config)          # auto: Ollama if ready, else the off
 model.bind_tools([send_email, get_weather])
 """
 
-from langgraph_ollama_local.llm.embedded import (
-    EmbeddedChatModel,
-    ensure_model_file,
-    parse_tool_calls,
-    verify_model_file,
-)
-from langgraph_ollama_local.llm.errors import (
-    ModelChecksumError,
-    ModelNotFoundError,
-    ModelNotInstalledError,
-    ProviderError,
-    ProviderUnavailableError,
-)
-from langgraph_ollama_local.llm.factory import (
-    ProviderChoice,
-    create_chat_model,
-    create_embedded_chat,
-    describe_choice,
-    resolve_provider,
-)
-from langgraph_ollama_local.llm.ollama import OllamaHealth, check_ollama, create_ollama_chat
-from langgraph_ollama_local.llm.openai_compat import OpenAIHealth, check_openai, create_openai_chat
+from typing import TYPE_CHECKING
+
+from langgraph_ollama_local._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from langgraph_ollama_local.llm.embedded import (
+        EmbeddedChatModel,
+        ensure_model_file,
+        parse_tool_calls,
+        verify_model_file,
+    )
+    from langgraph_ollama_local.llm.errors import (
+        ModelChecksumError,
+        ModelNotFoundError,
+        ModelNotInstalledError,
+        ProviderError,
+        ProviderUnavailableError,
+    )
+    from langgraph_ollama_local.llm.factory import (
+        ProviderChoice,
+        create_chat_model,
+        create_embedded_chat,
+        describe_choice,
+        resolve_provider,
+    )
+    from langgraph_ollama_local.llm.ollama import OllamaHealth, check_ollama, create_ollama_chat
+    from langgraph_ollama_local.llm.openai_compat import OpenAIHealth, check_openai, create_openai_chat
 
 __all__ = [
     "EmbeddedChatModel",
@@ -50,3 +55,30 @@ __all__ = [
     "resolve_provider",
     "verify_model_file",
 ]
+
+if not TYPE_CHECKING:  # checkers see the imports above; at run time each loads on first use
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "EmbeddedChatModel": "langgraph_ollama_local.llm.embedded",
+            "ensure_model_file": "langgraph_ollama_local.llm.embedded",
+            "parse_tool_calls": "langgraph_ollama_local.llm.embedded",
+            "verify_model_file": "langgraph_ollama_local.llm.embedded",
+            "ModelChecksumError": "langgraph_ollama_local.llm.errors",
+            "ModelNotFoundError": "langgraph_ollama_local.llm.errors",
+            "ModelNotInstalledError": "langgraph_ollama_local.llm.errors",
+            "ProviderError": "langgraph_ollama_local.llm.errors",
+            "ProviderUnavailableError": "langgraph_ollama_local.llm.errors",
+            "ProviderChoice": "langgraph_ollama_local.llm.factory",
+            "create_chat_model": "langgraph_ollama_local.llm.factory",
+            "create_embedded_chat": "langgraph_ollama_local.llm.factory",
+            "describe_choice": "langgraph_ollama_local.llm.factory",
+            "resolve_provider": "langgraph_ollama_local.llm.factory",
+            "OllamaHealth": "langgraph_ollama_local.llm.ollama",
+            "check_ollama": "langgraph_ollama_local.llm.ollama",
+            "create_ollama_chat": "langgraph_ollama_local.llm.ollama",
+            "OpenAIHealth": "langgraph_ollama_local.llm.openai_compat",
+            "check_openai": "langgraph_ollama_local.llm.openai_compat",
+            "create_openai_chat": "langgraph_ollama_local.llm.openai_compat",
+        },
+    )

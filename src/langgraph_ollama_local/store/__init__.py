@@ -1,13 +1,18 @@
 """Persistence: LangGraph checkpointers (graph state) opened from one storage URL."""
 
-from langgraph_ollama_local.store.checkpointer import (
-    StorageConfigError,
-    StorageUnavailableError,
-    check_storage,
-    describe_storage,
-    open_async_checkpointer,
-    open_checkpointer,
-)
+from typing import TYPE_CHECKING
+
+from langgraph_ollama_local._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from langgraph_ollama_local.store.checkpointer import (
+        StorageConfigError,
+        StorageUnavailableError,
+        check_storage,
+        describe_storage,
+        open_async_checkpointer,
+        open_checkpointer,
+    )
 
 __all__ = [
     "StorageConfigError",
@@ -17,3 +22,16 @@ __all__ = [
     "open_async_checkpointer",
     "open_checkpointer",
 ]
+
+if not TYPE_CHECKING:  # checkers see the imports above; at run time each loads on first use
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "StorageConfigError": "langgraph_ollama_local.store.checkpointer",
+            "StorageUnavailableError": "langgraph_ollama_local.store.checkpointer",
+            "check_storage": "langgraph_ollama_local.store.checkpointer",
+            "describe_storage": "langgraph_ollama_local.store.checkpointer",
+            "open_async_checkpointer": "langgraph_ollama_local.store.checkpointer",
+            "open_checkpointer": "langgraph_ollama_local.store.checkpointer",
+        },
+    )

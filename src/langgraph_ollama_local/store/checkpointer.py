@@ -20,13 +20,13 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, Literal
-
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.memory import InMemorySaver
+from typing import TYPE_CHECKING, Any, Literal
 
 from langgraph_ollama_local.store.files import private_sqlite
+
+if TYPE_CHECKING:  # LangGraph loads when a saver is opened: URL checks and errors stay cheap to import
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.checkpoint.base import BaseCheckpointSaver
 
 StorageKind = Literal["memory", "sqlite", "postgres"]
 
@@ -139,6 +139,8 @@ def open_checkpointer(url: str) -> Iterator[BaseCheckpointSaver[Any]]:
     """
     kind = storage_kind(url)
     if kind == "memory":
+        from langgraph.checkpoint.memory import InMemorySaver
+
         yield InMemorySaver()
     elif kind == "sqlite":
         with _open_sqlite(url) as saver:
@@ -153,6 +155,8 @@ async def open_async_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver
     """The asyncio counterpart of `open_checkpointer` (for `ainvoke` and the service)."""
     kind = storage_kind(url)
     if kind == "memory":
+        from langgraph.checkpoint.memory import InMemorySaver
+
         yield InMemorySaver()
     elif kind == "sqlite":
         async with _open_async_sqlite(url) as saver:
