@@ -100,8 +100,11 @@ function messageItem(message, highlightCallId) {
   if (text) li.append(el("span", { class: "content", text }));
   for (const call of data.tool_calls || []) {
     const current = highlightCallId && call.id === highlightCallId;
-    li.append(el("pre", { class: current ? "call current" : "call",
-      text: `${current ? "this request → " : "→ "}${call.name}(${JSON.stringify(call.args, null, 2)})` }));
+    // A <pre> takes no accessible name either: what it is goes in as (visually hidden) text.
+    li.append(el("pre", { class: current ? "call current" : "call" },
+      el("span", { class: "visually-hidden", text: current ? "The tool call this request is about: " : "Tool call: " }),
+      el("span", { "aria-hidden": "true", text: current ? "this request → " : "→ " }),
+      `${call.name}(${JSON.stringify(call.args, null, 2)})`));
   }
   return li;
 }
