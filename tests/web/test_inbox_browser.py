@@ -891,3 +891,88 @@ def test_readme_screenshot_is_committed():
     """The README links docs/images/inbox.png; HITL_README_SCREENSHOT=1 makes test_a_new_request_appears_live_… rewrite it."""
     assert (HERE.parents[1] / "docs" / "images" / "inbox.png").stat().st_size > 10_000
 
+
+# -- the thread list -------------------------------------------------------------------------
+
+THREAD_USERS = {"cy": ("requester",), "dee": ("requester",), "rev": USERS["rev"]}
+
+
+def thread_rows(page) -> list[str]:
+    return sorted(page.locator("#threads .thread-row").evaluate_all("rows => rows.map(r => r.dataset.thread)"))
+
+
+def show_tab(page, name: str, expected: list[str]) -> None:
+    """Wait until the selected tab is `name` and its rows are the threads `expected`."""
+    page.get_by_role("tab", name=name, selected=True).wait_for()
+    assert wait_until(lambda: thread_rows(page) == expected), (name, thread_rows(page))
+
+
+def test_thread_list_tabs_follow_real_runs_and_show_only_ones_own_threads(browser, tmp_path):
+    svc = launch(tmp_path, graph=f"{GRAPH}:graph", policy=STRICT_POLICY, users=THREAD_USERS)
+    try:
+        for thread, message in [("cy-paused", "Send email to pat@example.com"), ("cy-done", "hello"),
+                                ("cy-broken", "crash, please"), ("dee-paused", "Send email to dee@example.com"),
+                                ("dee-done", "hi")]:
+            ask(svc, thread, message, user=thread.split("-")[0])
+        expected = {"cy-paused": "interrupted", "cy-done": "idle", "cy-broken": "error",
+                    "dee-paused": "interrupted", "dee-done": "idle"}
+        listed = lambda: {t["id"]: t["status"] for t in svc.client("rev").get("/threads").json()}  # noqa: E731
+        assert wait_until(lambda: listed() == expected, 30), listed()
+
+        for width, height in [(1280, 900), (375, 740)]:
+            page = sign_in(browser, svc, "cy", width=width, height=height)
+            page.get_by_role("link", name="Threads").click()
+            show_tab(page, "Interrupted", ["cy-paused"])  # never dee's, though hers waits too
+            row = page.locator("#threads .thread-row", has_text="cy-paused")
+            assert row.locator(".badge").inner_text() == "interrupted"
+            assert row.locator(".waiting").inner_text() == "1 request waits"
+            assert row.locator("time").get_attribute("datetime")  # the last update
+            assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+            assert axe_violations(page) == [] and axe_needs_review(page) == []
+
+            page.get_by_role("tab", name="Idle").click()
+            show_tab(page, "Idle", ["cy-done"])
+            assert page.locator("#threads .waiting").count() == 0
+            # keyboard: the selected tab is the one tab stop, the arrow keys move and select
+            page.get_by_role("tab", name="Idle").press("ArrowRight")
+            show_tab(page, "Error", ["cy-broken"])
+            assert page.evaluate("document.activeElement.id") == "tab-error"
+            page.keyboard.press("ArrowLeft")
+            page.keyboard.press("ArrowLeft")
+            show_tab(page, "Running", [])
+            page.locator("#threads-empty", has_text="No threads in this state").wait_for()
+            page.keyboard.press("Home")
+            show_tab(page, "Interrupted", ["cy-paused"])
+            page.keyboard.press("Tab")  # from the tabs into the list
+            assert page.evaluate("document.activeElement.textContent") == "cy-paused"
+            page.emulate_media(color_scheme="dark")
+            assert page.evaluate("getComputedStyle(document.documentElement).backgroundColor") == "rgb(23, 24, 26)"
+            assert axe_violations(page) == [] and axe_needs_review(page) == []
+            page.emulate_media(color_scheme="light")
+            assert_clean(page)
+            page.context.close()
+
+        # A decision resumes the run: the thread leaves Interrupted and shows under Idle, live.
+        page = sign_in(browser, svc, "cy")
+        page.get_by_role("link", name="Threads").click()
+        show_tab(page, "Interrupted", ["cy-paused"])
+        item = svc.client("rev").get("/approvals", params={"thread_id": "cy-paused"}).json()["items"][0]
+        decided = svc.client("rev").post(f"/approvals/{item['id']}/decision", json={"type": "approve"})
+        assert decided.status_code == 200, decided.text
+        assert wait_until(lambda: thread_rows(page) == [], 20)  # no reload: the live stream
+        page.get_by_role("tab", name="Idle").click()
+        show_tab(page, "Idle", ["cy-done", "cy-paused"])
+        page.get_by_role("link", name="Open thread cy-paused").click()
+        page.locator("#thread-messages li", has_text="pat@example.com").first.wait_for()
+        assert_clean(page)
+
+        page = sign_in(browser, svc, "dee", width=375, height=740)
+        page.get_by_role("link", name="Threads").click()
+        show_tab(page, "Interrupted", ["dee-paused"])
+        page.get_by_role("tab", name="Idle").click()
+        show_tab(page, "Idle", ["dee-done"])
+        page.get_by_role("tab", name="Error").click()
+        show_tab(page, "Error", [])
+        assert_clean(page)
+    finally:
+        svc.stop()
