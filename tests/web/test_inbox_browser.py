@@ -952,14 +952,19 @@ def test_thread_list_tabs_follow_real_runs_and_show_only_ones_own_threads(browse
             assert_clean(page)
             page.context.close()
 
-        # A decision resumes the run: the thread leaves Interrupted and shows under Idle, live.
+        # A decision resumes the run: once it finishes the thread shows under Idle, live (on the
+        # decision's or the run's event, whichever sees it finished), and leaves Interrupted.
         page = sign_in(browser, svc, "cy")
         page.get_by_role("link", name="Threads").click()
         show_tab(page, "Interrupted", ["cy-paused"])
+        page.get_by_role("tab", name="Idle").click()
+        show_tab(page, "Idle", ["cy-done"])
         item = svc.client("rev").get("/approvals", params={"thread_id": "cy-paused"}).json()["items"][0]
         decided = svc.client("rev").post(f"/approvals/{item['id']}/decision", json={"type": "approve"})
         assert decided.status_code == 200, decided.text
-        assert wait_until(lambda: thread_rows(page) == [], 20)  # no reload: the live stream
+        assert wait_until(lambda: thread_rows(page) == ["cy-done", "cy-paused"], 20)  # no click, no reload
+        page.get_by_role("tab", name="Interrupted").click()
+        show_tab(page, "Interrupted", [])
         page.get_by_role("tab", name="Idle").click()
         show_tab(page, "Idle", ["cy-done", "cy-paused"])
         page.get_by_role("link", name="Open thread cy-paused").click()
