@@ -2,7 +2,8 @@
 
 - `graph`: the email assistant plus a typed `transfer` tool (integer, enum, boolean, optional
   string: the edit form's types) and deadlines: `get_weather` 60 s, `send_email` 1 h,
-  `transfer` none — so the inbox order is by deadline, not by arrival.
+  `transfer` none — so the inbox order is by deadline, not by arrival. A message with
+  "crash" in it makes the model raise (the run fails).
 - `streaming`: the email assistant whose replies stream word by word (`message.delta`).
 - `timed`: `send_email` with a 2 s stage timeout, rejected (expired) by the sweeper.
 - `breakpoints`: plan → act, paused before `act` (a breakpoint request: continue / cancel).
@@ -38,6 +39,8 @@ def transfer(amount: int, currency: Literal["EUR", "USD"], urgent: bool = False,
 
 def script(messages: Sequence[BaseMessage]) -> AIMessage:
     last = messages[-1]
+    if isinstance(last, HumanMessage) and "crash" in str(last.content).lower():
+        raise RuntimeError("the scripted model crashed, as asked")  # the run fails: an `error` thread
     if isinstance(last, HumanMessage) and "transfer" in str(last.content).lower():
         return AIMessage(content="", tool_calls=[
             tool_call("transfer", {"amount": 120, "currency": "EUR", "urgent": False, "note": str(last.content)})])

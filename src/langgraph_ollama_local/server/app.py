@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.exception_handlers import http_exception_handler
@@ -83,6 +83,7 @@ from langgraph_ollama_local.store.approval_store import (
     InboxQuery,
     NotFoundError,
     Reader,
+    ThreadStatus,
 )
 from langgraph_ollama_local.store.audit import Anchor, anchors_file
 from langgraph_ollama_local.store.sessions import SessionStore
@@ -458,10 +459,24 @@ def create_app(
         user: User,
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0, le=10**9),
+        status: Annotated[
+            ThreadStatus | None,
+            Query(
+                description="only threads whose latest run leaves them in this state (LangGraph's thread "
+                "statuses: `interrupted` waits for a person, `busy` is queued or running, `idle` "
+                "finished or never ran, `error` failed)",
+            ),
+        ] = None,
     ) -> Any:
-        """The threads this person may read (owner, approver, admin, access.read_roles)."""
-        rows = await rt(request).store.list_threads(limit, offset, reader=guard(request).reader(user))
-        return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
+        """The threads this person may read (owner, approver, admin, access.read_roles), newest
+        first; each with its `status`, `updated_at` and how many requests are `pending` in it."""
+        rows = await rt(request).store.list_threads(
+            limit, offset, reader=guard(request).reader(user), status=status
+        )
+        return [
+            {**r, "created_at": r["created_at"].isoformat(), "updated_at": r["updated_at"].isoformat()}
+            for r in rows
+        ]
 
     # `/threads/{id}/state` and `/threads/{id}/runs` (ours and LangGraph's bodies): langgraph_api/
 

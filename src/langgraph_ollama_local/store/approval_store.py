@@ -206,6 +206,35 @@ def _to_thread(row: Any) -> ThreadRow:
     )
 
 
+def _latest_run_status() -> Any:
+    """SQL: the status of the thread's latest run (NULL when it has none)."""
+    return (
+        select(runs.c.status)
+        .where(runs.c.thread_id == threads.c.id)
+        .order_by(runs.c.created_at.desc(), runs.c.id.desc())
+        .limit(1)
+        .correlate(threads)
+        .scalar_subquery()
+    )
+
+
+def _latest_run_at() -> Any:
+    return (
+        select(func.max(runs.c.created_at))
+        .where(runs.c.thread_id == threads.c.id)
+        .correlate(threads)
+        .scalar_subquery()
+    )
+
+
+def _thread_status_is(latest: Any, status: ThreadStatus) -> ColumnElement[bool]:
+    """SQL: the thread's status (from its latest run's, `RUN_STATUSES_OF_THREAD`) is `status`."""
+    condition: ColumnElement[bool] = latest.in_(RUN_STATUSES_OF_THREAD[status])
+    if status == "idle":
+        condition = or_(condition, latest.is_(None))  # no run yet
+    return condition
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -358,29 +387,12 @@ class ApprovalStore:
 
         Status and metadata are filtered in SQL, so a search never loads every thread.
         """
-        latest = (
-            select(runs.c.status)
-            .where(runs.c.thread_id == threads.c.id)
-            .order_by(runs.c.created_at.desc(), runs.c.id.desc())
-            .limit(1)
-            .correlate(threads)
-            .scalar_subquery()
-        )
-        touched = (
-            select(func.max(runs.c.created_at))
-            .where(runs.c.thread_id == threads.c.id)
-            .correlate(threads)
-            .scalar_subquery()
-        )
+        latest, touched = _latest_run_status(), _latest_run_at()
         stmt = select(threads, latest.label("run_status"), touched.label("run_at"))
         if query.ids is not None:
             stmt = stmt.where(threads.c.id.in_(query.ids))
         if query.status is not None:
-            statuses = RUN_STATUSES_OF_THREAD[query.status]
-            condition: ColumnElement[bool] = latest.in_(statuses)
-            if query.status == "idle":
-                condition = or_(condition, latest.is_(None))
-            stmt = stmt.where(condition)
+            stmt = stmt.where(_thread_status_is(latest, query.status))
         for key, value in (query.metadata or {}).items():
             stmt = stmt.where(self._metadata_matches(key, value))
         stmt = (
@@ -451,14 +463,36 @@ class ApprovalStore:
         )
 
     async def list_threads(
-        self, limit: int = 50, offset: int = 0, *, reader: Reader | None = None
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        *,
+        reader: Reader | None = None,
+        status: ThreadStatus | None = None,
     ) -> list[dict[str, Any]]:
-        stmt = select(threads)
+        """Threads newest first, cut to what `reader` may read, each with its status (its latest
+        run's, as `search_threads`), `updated_at` and how many requests are `pending` in it."""
+        latest, touched = _latest_run_status(), _latest_run_at()
+        pending = (
+            select(func.count())
+            .select_from(approval_requests)
+            .where(approval_requests.c.thread_id == threads.c.id, approval_requests.c.status == "pending")
+            .correlate(threads)
+            .scalar_subquery()
+        )
+        stmt = select(threads, latest.label("run_status"), touched.label("run_at"), pending.label("pending"))
         if reader is not None:
             stmt = stmt.where(readable_by(reader, threads.c.id))
+        if status is not None:
+            stmt = stmt.where(_thread_status_is(latest, status))
         async with self.engine.connect() as conn:
             rows = await conn.execute(stmt.order_by(threads.c.created_at.desc()).limit(limit).offset(offset))
-            return [dict(r._mapping) for r in rows]
+            listed = []
+            for r in rows:
+                shown = _to_thread(r)
+                data = {k: v for k, v in r._mapping.items() if k not in ("run_status", "run_at")}
+                listed.append({**data, "status": shown.status, "updated_at": shown.updated_at})
+            return listed
 
     async def create_run(self, thread_id: str, run_input: Any, *, actor: str) -> Run:
         run = Run(

@@ -6,7 +6,7 @@ import { api, setCsrf, signOut } from "./api.js";
 import { argsSchema, diffArgs, editForm, renderDiff } from "./schema.js";
 import { dropDraft, fillForm, formValues, loadDraft, saveDraft, sweepDrafts } from "./drafts.js";
 
-const VIEWS = ["inbox", "history", "thread", "chat"];
+const VIEWS = ["inbox", "history", "threads", "thread", "chat"];
 const DONE_VERB = {
   approved: "Approved", edited: "Approved with edits", rejected: "Rejected", responded: "Responded to",
   answered: "Answered", cancelled: "Cancelled", escalated: "Escalated",
@@ -22,6 +22,9 @@ const state = {
   threads: new Map(), // thread id -> promise of its messages, for the cards' "why" lines
   inboxSeq: 0,
   historySeq: 0,
+  threadsSeq: 0,
+  threadStatus: "interrupted", // the thread list's tab
+  threadsShown: 0, // how many rows of that tab are on the page
   threadSeq: 0,
   chat: null, // { thread, runId, streamed, ended }
 };
@@ -100,8 +103,11 @@ function messageItem(message, highlightCallId) {
   if (text) li.append(el("span", { class: "content", text }));
   for (const call of data.tool_calls || []) {
     const current = highlightCallId && call.id === highlightCallId;
-    li.append(el("pre", { class: current ? "call current" : "call",
-      text: `${current ? "this request → " : "→ "}${call.name}(${JSON.stringify(call.args, null, 2)})` }));
+    // A <pre> takes no accessible name either: what it is goes in as (visually hidden) text.
+    li.append(el("pre", { class: current ? "call current" : "call" },
+      el("span", { class: "visually-hidden", text: current ? "The tool call this request is about: " : "Tool call: " }),
+      el("span", { "aria-hidden": "true", text: current ? "this request → " : "→ " }),
+      `${call.name}(${JSON.stringify(call.args, null, 2)})`));
   }
   return li;
 }
@@ -680,6 +686,77 @@ async function loadHistory() {
   }
 }
 
+// -- the thread list: one tab per LangGraph thread status ------------------------------------
+
+const THREAD_STATUS = {
+  interrupted: { label: "interrupted", help: "Threads you may read whose latest run waits for a person." },
+  busy: { label: "running", help: "Threads you may read whose latest run is queued or running." },
+  idle: { label: "idle", help: "Threads you may read whose latest run finished, or that never ran." },
+  error: { label: "error", help: "Threads you may read whose latest run failed." },
+};
+const THREAD_PAGE = 50;
+
+function threadRow(thread) {
+  const headId = uid("thread");
+  const status = THREAD_STATUS[thread.status] ? thread.status : "idle";
+  const waiting = thread.status === "interrupted" && thread.pending > 0
+    ? `${thread.pending} ${thread.pending === 1 ? "request waits" : "requests wait"}` : null;
+  return el("li", { class: "card thread-row", "data-thread": thread.id, "data-status": status, "aria-labelledby": headId },
+    el("h3", { id: headId }, threadLink(thread.id), " ",
+      el("span", { class: `badge ${status}`, text: THREAD_STATUS[status].label })),
+    el("p", { class: "meta" }, "Last update ", timeEl(thread.updated_at || thread.created_at),
+      waiting ? " · " : "", waiting ? el("strong", { class: "waiting", text: waiting }) : null,
+      thread.owner ? ` · started by ${thread.owner}${thread.owner === state.me.user ? " (you)" : ""}` : ""));
+}
+
+async function loadThreads({ more = false } = {}) {
+  const seq = ++state.threadsSeq;
+  const status = state.threadStatus;
+  const offset = more ? state.threadsShown : 0;
+  const limit = more ? THREAD_PAGE : Math.min(500, Math.max(THREAD_PAGE, state.threadsShown)); // a refresh keeps what was shown
+  try {
+    const rows = await api(`/threads?status=${encodeURIComponent(status)}&limit=${limit}&offset=${offset}`);
+    if (seq !== state.threadsSeq) return; // another tab, or a newer load
+    const items = rows.map(threadRow);
+    if (more) $("threads").append(...items);
+    else $("threads").replaceChildren(...items);
+    state.threadsShown = offset + rows.length;
+    $("threads-empty").hidden = state.threadsShown > 0;
+    $("threads-more").hidden = rows.length < limit;
+    $("threads-error").textContent = "";
+  } catch (exc) {
+    if (seq === state.threadsSeq) $("threads-error").textContent = `Could not load the threads: ${exc.message}`;
+  }
+}
+
+function selectThreadTab(tab, { focus = false } = {}) {
+  for (const other of document.querySelectorAll("#thread-tabs [role=tab]")) {
+    const selected = other === tab;
+    other.setAttribute("aria-selected", String(selected));
+    other.tabIndex = selected ? 0 : -1; // one tab stop; the arrow keys move between tabs
+  }
+  if (focus) tab.focus();
+  $("threads-panel").setAttribute("aria-labelledby", tab.id);
+  if (state.threadStatus === tab.dataset.status && $("threads").children.length) return;
+  state.threadStatus = tab.dataset.status;
+  state.threadsShown = 0;
+  $("threads-help").textContent = THREAD_STATUS[state.threadStatus].help;
+  $("threads").replaceChildren();
+  $("threads-empty").hidden = true;
+  $("threads-more").hidden = true;
+  loadThreads();
+}
+
+function onThreadTabKey(event) {
+  const tabs = [...document.querySelectorAll("#thread-tabs [role=tab]")];
+  const index = tabs.indexOf(event.target);
+  if (index < 0) return;
+  const next = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: tabs.length - 1 }[event.key];
+  if (next === undefined) return;
+  event.preventDefault();
+  selectThreadTab(tabs[(next + tabs.length) % tabs.length], { focus: true });
+}
+
 function auditLine(entry) {
   const data = entry.data || {};
   const details = ["status", "tool", "reason", "message", "rule"].filter((k) => data[k] !== undefined && data[k] !== null)
@@ -910,7 +987,7 @@ function backOnline() {
 // -- views and live updates ------------------------------------------------------------------
 
 function route() {
-  const match = /^#\/(inbox|history|chat|thread)(?:\/(.+))?$/.exec(location.hash);
+  const match = /^#\/(inbox|history|chat|threads|thread)(?:\/(.+))?$/.exec(location.hash);
   const view = match ? match[1] : "inbox";
   const arg = match && match[2] ? decodeURIComponent(match[2]) : null;
   show(view === "thread" && !arg ? "inbox" : view, arg);
@@ -926,10 +1003,11 @@ function show(view, arg) {
     else link.removeAttribute("aria-current");
   }
   const pending = $("pending-count").textContent;
-  document.title = (pending !== "0" && !$("pending-count").hidden ? `(${pending}) ` : "") + { inbox: "Approvals", history: "History · approvals", chat: "New conversation · approvals",
+  document.title = (pending !== "0" && !$("pending-count").hidden ? `(${pending}) ` : "") + { inbox: "Approvals", history: "History · approvals", threads: "Threads · approvals", chat: "New conversation · approvals",
     thread: `Thread ${arg} · approvals` }[view];
   if (view === "inbox") loadInbox();
   if (view === "history") loadHistory();
+  if (view === "threads") loadThreads();
   if (view === "thread") loadThread(arg);
   if (!first) $(`${view}-title`).focus();
 }
@@ -941,6 +1019,7 @@ function refreshSoon() {
     loadCount();
     if (state.view === "inbox") loadInbox();
     if (state.view === "history") loadHistory();
+    if (state.view === "threads") loadThreads();
     if (state.view === "thread" && state.thread) loadThread(state.thread);
   }, 120);
 }
@@ -972,6 +1051,7 @@ function listen() {
       const event = JSON.parse(message.data);
       onRunEvent(event);
       if (state.view === "thread" && event.thread_id === state.thread && type !== "run.queued") refreshSoon();
+      if (state.view === "threads") refreshSoon(); // a thread changed state: it may change tabs
     });
   }
 }
@@ -1004,6 +1084,12 @@ async function main() {
   sweepDrafts();
   $("history-filters").addEventListener("submit", (event) => { event.preventDefault(); loadHistory(); });
   $("h-status").addEventListener("change", loadHistory);
+  $("thread-tabs").addEventListener("click", (event) => {
+    const tab = event.target.closest("[role=tab]");
+    if (tab) selectThreadTab(tab);
+  });
+  $("thread-tabs").addEventListener("keydown", onThreadTabKey);
+  $("threads-more").addEventListener("click", () => loadThreads({ more: true }));
   $("chat-form").addEventListener("submit", startChat);
   $("chat-thread").value = `web-${Math.random().toString(36).slice(2, 8)}`;
   $("logout").addEventListener("click", async () => {

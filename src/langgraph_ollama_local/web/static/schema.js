@@ -164,12 +164,18 @@ export function diffArgs(before, after) {
   return changes;
 }
 
+// <del>/<ins> take no accessible name (aria-label on them is ignored, and most screen readers
+// announce neither), so each side says in words which it is: visually hidden text inside it.
+function diffSide(tag, side, value) {
+  return el(tag, {}, el("span", { class: "visually-hidden", text: `${side}: ` }), el("span", { class: "value", text: pretty(value) }));
+}
+
 export function renderDiff(changes) {
   if (!changes.length) return [el("p", { class: "muted", text: "No changes yet: the arguments are as the agent wrote them." })];
-  return changes.map(({ name, change, before, after }) => el("div", { class: "diff-row" },
+  return changes.map(({ name, change, before, after }) => el("div", { class: "diff-row", "data-name": name },
     el("p", { class: "diff-name", text: `${name} (${change})` }),
-    change === "added" ? null : el("del", { "aria-label": `${name} before`, text: pretty(before) }),
-    change === "removed" ? null : el("ins", { "aria-label": `${name} after`, text: pretty(after) }),
+    change === "added" ? null : diffSide("del", "before", before),
+    change === "removed" ? null : diffSide("ins", "after", after),
   ));
 }
 
