@@ -5,6 +5,7 @@ the prompt ends the chat."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -22,6 +23,9 @@ def test_ctrl_c_and_an_edit_in_a_real_terminal(tmp_path):
     chat = pexpect.spawn(
         sys.executable, [str(HERE / "pty_chat.py"), "chat", "--db", f"sqlite:///{tmp_path}/chat.db", "--thread", "pty"],
         env=env, cwd=str(tmp_path), encoding="utf-8", timeout=60, dimensions=(40, 100),
+        # As a shell in a terminal starts it: a test runner started in the background (`cmd &`
+        # without job control) ignores SIGINT, and the child would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         chat.expect_exact("you> ")

@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Any
 
+import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -117,7 +118,17 @@ class _Rambler(BaseChatModel):
                     time.sleep(0.001)
 
 
-def test_ctrl_c_stops_the_answer_and_the_chat_goes_on(make_session, config):
+@pytest.fixture
+def terminal_sigint():
+    """SIGINT as Python sets it up in a terminal. A test runner started in the background
+    (`cmd &` without job control) inherits SIGINT ignored, and the chat rightly leaves an
+    ignored Ctrl-C alone."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_stops_the_answer_and_the_chat_goes_on(make_session, config, terminal_sigint):
     assert threading.current_thread() is threading.main_thread()
     model = _Rambler()
     graph = create_approval_agent(model, default_tools(config), checkpointer=InMemorySaver(), turns="native")
