@@ -29,13 +29,13 @@ if not TYPE_CHECKING:  # checkers see the imports above; at run time each loads 
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
-            "CheckpointerRequiredError": "langgraph_ollama_local.agent.graph",
-            "build_selective_workflow": "langgraph_ollama_local.agent.graph",
-            "build_workflow": "langgraph_ollama_local.agent.graph",
-            "create_approval_agent": "langgraph_ollama_local.agent.graph",
-            "AgentState": "langgraph_ollama_local.agent.state",
-            "default_tools": "langgraph_ollama_local.agent.tools",
-            "get_weather": "langgraph_ollama_local.agent.tools",
-            "make_send_email_tool": "langgraph_ollama_local.agent.tools",
+            "langgraph_ollama_local.agent.graph": (
+                "CheckpointerRequiredError",
+                "build_selective_workflow",
+                "build_workflow",
+                "create_approval_agent",
+            ),
+            "langgraph_ollama_local.agent.state": ("AgentState",),
+            "langgraph_ollama_local.agent.tools": ("default_tools", "get_weather", "make_send_email_tool"),
         },
     )

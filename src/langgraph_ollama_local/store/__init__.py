@@ -27,11 +27,13 @@ if not TYPE_CHECKING:  # checkers see the imports above; at run time each loads 
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
-            "StorageConfigError": "langgraph_ollama_local.store.checkpointer",
-            "StorageUnavailableError": "langgraph_ollama_local.store.checkpointer",
-            "check_storage": "langgraph_ollama_local.store.checkpointer",
-            "describe_storage": "langgraph_ollama_local.store.checkpointer",
-            "open_async_checkpointer": "langgraph_ollama_local.store.checkpointer",
-            "open_checkpointer": "langgraph_ollama_local.store.checkpointer",
+            "langgraph_ollama_local.store.checkpointer": (
+                "StorageConfigError",
+                "StorageUnavailableError",
+                "check_storage",
+                "describe_storage",
+                "open_async_checkpointer",
+                "open_checkpointer",
+            ),
         },
     )
