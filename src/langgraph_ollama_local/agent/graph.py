@@ -25,7 +25,6 @@ from langgraph_ollama_local.agent.nodes import (
     after_tools,
     make_agent_node,
     pending_tool_calls,
-    should_continue,
 )
 from langgraph_ollama_local.agent.state import AgentState
 from langgraph_ollama_local.approvals.policy import ApprovalPolicy
@@ -82,6 +81,10 @@ def build_workflow(
 ) -> Workflow:
     """Nodes `agent` and `tools`; `tools` runs each call only as the policy allows.
 
+    The calls of one turn are reviewed each on its own (one `tools` task per call, all
+    asked at once) unless the policy says `turn_calls: together` or a whole-turn rule
+    applies; see `approvals/gate.py`.
+
     With no policy every tool call needs approval: an unlisted tool never runs unreviewed.
     Pass `ApprovalPolicy.allow_all()` when a static breakpoint is your only checkpoint.
     `turns` picks the agent node: `guided` (plan, act, answer; see `agent/guided.py`) or
@@ -95,7 +98,9 @@ def build_workflow(
     )
     workflow.add_node("tools", executor.as_runnable("tools"))
     workflow.add_edge(START, "agent")
-    workflow.add_conditional_edges("agent", should_continue, {"tools": "tools", "end": END})
+    # `dispatch` is the tutorial's `should_continue`, except that a turn whose calls may go
+    # separately gets one `tools` task per call (see agent/nodes.py).
+    workflow.add_conditional_edges("agent", executor.dispatch, {"tools": "tools", "end": END})
     workflow.add_conditional_edges("tools", after_tools, {"agent": "agent", "end": END})
     return workflow
 

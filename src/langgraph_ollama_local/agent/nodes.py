@@ -1,4 +1,12 @@
-"""Graph nodes: the model turn, the routing, and the gated tool executor."""
+"""Graph nodes: the model turn, the routing, and the gated tool executor.
+
+The executor answers a turn's calls in one `tools` task (together) or, when the gate's
+`plan_turn` lets them go separately, in one `tools` task per call, dispatched with
+LangGraph's `Send` by `GatedToolExecutor.dispatch`: then all the turn's interrupts are
+pending at once, each is resumed by its own id, and a call whose review is done runs at
+once (its task's writes wait in the checkpoint for its siblings') while the others still
+wait. Every task is named `tools`, so `interrupt_before=["tools"]` stops them all.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import (
@@ -20,6 +28,7 @@ from langchain_core.messages import (
 )
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
+from langgraph.types import Send
 
 from langgraph_ollama_local.agent.ledger import (
     IDEMPOTENCY_ARG,
@@ -30,13 +39,15 @@ from langgraph_ollama_local.agent.ledger import (
     RetryableToolError,
     execution_key,
 )
-from langgraph_ollama_local.agent.state import AgentState
+from langgraph_ollama_local.agent.state import EDITED_CALL_KEY, AgentState
 from langgraph_ollama_local.approvals.gate import (
     HITL_METADATA_KEY,
     MAX_ARGS_DEPTH,
     ReviewOutcome,
     args_problem,
     injected_arg_names,
+    plan_turn,
+    review_one_call,
     review_tool_calls,
 )
 from langgraph_ollama_local.approvals.policy import ApprovalPolicy
@@ -138,6 +149,16 @@ def _too_deep(args: Any) -> bool:
     return problem is not None and "nested" in problem
 
 
+CALL_TASK_KEY = "hitl_call"
+
+
+class CallTask(TypedDict):
+    """The input of a `tools` task that answers one call of a turn (sent by `dispatch`)."""
+
+    messages: list[AnyMessage]
+    hitl_call: dict[str, Any]  # {"index": position in the turn, "id": the tool-call id}
+
+
 TOOL_RETRY_DELAYS = (0.5, 1.0, 2.0)  # pauses before re-running a call that raised RetryableToolError
 _UNKNOWN_KEY = "hitl_outcome_unknown"
 
@@ -161,24 +182,68 @@ class GatedToolExecutor:
         self.policy = policy
         self.ledger = ledger
 
-    def review(self, state: AgentState) -> tuple[AIMessage | None, list[ReviewOutcome]]:
+    def review(self, state: AgentState | CallTask) -> tuple[AIMessage | None, list[ReviewOutcome]]:
         message = pending_tool_calls(state)
         if message is None:
             return None, []
+        ref = state.get(CALL_TASK_KEY)
+        if isinstance(ref, Mapping):
+            return message, [self._review_own_call(message, ref, state["messages"])]
         outcomes = review_tool_calls(
-            message.tool_calls, self.policy, self.tools_by_name, history=state["messages"]
+            message.tool_calls,
+            self.policy,
+            self.tools_by_name,
+            history=state["messages"],
+            turn_id=message.id,
         )
         return message, outcomes
 
-    def __call__(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    def _review_own_call(
+        self, message: AIMessage, ref: Mapping[str, Any], history: Sequence[BaseMessage]
+    ) -> ReviewOutcome:
+        index = ref.get("index")
+        calls = message.tool_calls
+        if (
+            not isinstance(index, int)
+            or not 0 <= index < len(calls)
+            or calls[index].get("id") != ref.get("id")
+        ):
+            # A task whose call is no longer the turn's (state rewritten under it) runs nothing.
+            stray = ToolCall(name="", args={}, id=str(ref.get("id") or "call_unknown"), type="tool_call")
+            return ReviewOutcome(tool_call=stray, status="blocked", message="This call is no longer pending.")
+        return review_one_call(
+            calls, index, self.policy, self.tools_by_name, history=history, turn_id=message.id
+        )
+
+    def dispatch(self, state: AgentState, node: str = "tools") -> Literal["tools", "end"] | list[Send]:
+        """The edge after the model turn: end, one `tools` task for the whole turn, or one
+        per call (`Send`) when the gate lets the calls go separately (`plan_turn`).
+
+        A one-call turn always takes the single task, exactly as in the tutorial, so it is
+        resumed with a plain `Command(resume=...)`. Each task gets the messages as they are
+        now: a state edit before the tools run (`update_state` as the agent) dispatches the
+        turn again from the edited state.
+        """
+        message = pending_tool_calls(state)
+        if message is None:
+            return "end"
+        plan = plan_turn(message.tool_calls, self.policy, self.tools_by_name, history=state["messages"])
+        if not plan.separately:
+            return "tools"
+        return [
+            Send(node, {"messages": state["messages"], CALL_TASK_KEY: {"index": index, "id": call["id"]}})
+            for index, call in enumerate(message.tool_calls)
+        ]
+
+    def __call__(self, state: AgentState | CallTask, config: RunnableConfig) -> dict[str, Any]:
         message, outcomes = self.review(state)
         if message is None:
             return {"messages": []}
         context = _RunContext.of(config, message, self.ledger)
         results = [self._run(o, context) if o.status == "run" else _answer(o) for o in outcomes]
-        return {"messages": _turn_messages(message, outcomes, results)}
+        return {"messages": self._messages(state, message, outcomes, results)}
 
-    async def ainvoke(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    async def ainvoke(self, state: AgentState | CallTask, config: RunnableConfig) -> dict[str, Any]:
         message, outcomes = self.review(state)
         if message is None:
             return {"messages": []}
@@ -186,7 +251,18 @@ class GatedToolExecutor:
         results = await asyncio.gather(
             *(self._arun(o, context) if o.status == "run" else _aanswer(o) for o in outcomes)
         )
-        return {"messages": _turn_messages(message, outcomes, list(results))}
+        return {"messages": self._messages(state, message, outcomes, list(results))}
+
+    @staticmethod
+    def _messages(
+        state: AgentState | CallTask,
+        message: AIMessage,
+        outcomes: list[ReviewOutcome],
+        results: list[ToolMessage],
+    ) -> list[BaseMessage]:
+        if CALL_TASK_KEY in state:
+            return _call_messages(message, outcomes[0], results[0])
+        return _turn_messages(message, outcomes, results)
 
     def as_runnable(self, name: str = "tools") -> Runnable[AgentState, dict[str, Any]]:
         return RunnableLambda(self.__call__, afunc=self.ainvoke, name=name)
@@ -416,4 +492,21 @@ def _turn_messages(
         out.append(AIMessage(content="I stopped here. " + " ".join(dict.fromkeys(closing))))
     elif repeated:
         out.append(AIMessage(content=" ".join(dict.fromkeys(repeated))))
+    return out
+
+
+def _call_messages(message: AIMessage, outcome: ReviewOutcome, result: ToolMessage) -> list[BaseMessage]:
+    """What one call's own task adds: its result, after the turn's message with its edit.
+
+    The edit is marked with the call's id, so `add_turn_messages` changes only this call
+    of the stored message: a sibling task's edit in the same step is kept too.
+    """
+    out: list[BaseMessage] = []
+    call_id = outcome.tool_call["id"]
+    original = next((c for c in message.tool_calls if c.get("id") == call_id), None)
+    if original is not None and original != outcome.tool_call:
+        calls = [outcome.tool_call if c.get("id") == call_id else c for c in message.tool_calls]
+        kwargs = {**message.additional_kwargs, EDITED_CALL_KEY: call_id}
+        out.append(message.model_copy(update={"tool_calls": calls, "additional_kwargs": kwargs}))
+    out.append(result)
     return out

@@ -2,9 +2,19 @@
 
 `review_tool_calls` raises one LangGraph `interrupt()` per gated call and stage, and
 returns an outcome per call. It never runs a tool: the caller executes the calls marked
-`run` only after every review of the turn is done. That ordering matters because a
-resumed node re-runs from its start; with no side effect before the last interrupt,
-re-running is harmless.
+`run` only after every review it made is done. That ordering matters because a resumed
+node re-runs from its start; with no side effect before the last interrupt, re-running
+is harmless.
+
+A turn's calls are reviewed in one of two ways (`plan_turn` picks, before any call is
+asked about or run):
+- each on its own (`review_one_call`, the default when a turn has several calls and one
+  needs a person): the executor gives every call its own LangGraph task, so all the
+  turn's questions are pending at once and an approved call runs as soon as its own
+  review is done. The whole-turn rules below are decided first, over the whole turn;
+- together (`review_tool_calls`): one task asks about the calls one after another and
+  none runs before all are decided — for a one-call turn, a turn a whole-turn rule
+  refuses or ends, and a policy with `turn_calls: together`.
 
 Fail-closed rules, each from a bug seen in peer projects:
 - a call to a tool the agent does not have never runs, nor do calls of a turn that
@@ -239,6 +249,7 @@ def review_tool_calls(
     *,
     history: Sequence[BaseMessage] = (),
     ask: Ask = _ask_langgraph,
+    turn_id: str | None = None,
 ) -> list[ReviewOutcome]:
     """Review every call of one model turn; see the module docstring for the rules."""
     refusal = _refuse_whole_turn(calls, policy)
@@ -247,21 +258,127 @@ def review_tool_calls(
         return [
             ReviewOutcome(tool_call=c, status="blocked", message=refusal, ends_turn=True) for c in recordable
         ]
-    done = already_ran_this_turn(history)
-    repeated_before = repeats_this_turn(history)
-    outcomes = []
-    for index, call in enumerate(recordable):
-        if args_problem(call["args"]) is None and (digest := call_digest(call["name"], call["args"])) in done:
-            # Silently: the model gets the earlier result as this call's result; a model
-            # that repeats again has its turn ended with that result as the reply.
-            outcomes.append(
-                ReviewOutcome(
-                    tool_call=call, status="repeated", message=done[digest], ends_turn=repeated_before > 0
-                )
-            )
-            continue
-        outcomes.append(_review_one(call, index, len(calls), policy, tools, history, ask))
+    turn = _Turn(len(calls), already_ran_this_turn(history), repeats_this_turn(history), turn_id)
+    outcomes = [
+        _review_call(call, index, turn, policy, tools, history, ask) for index, call in enumerate(recordable)
+    ]
     return _stop_refusal_loops(outcomes, history)
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """What every call's review needs to know about its turn."""
+
+    count: int
+    done: Mapping[str, str]
+    repeated_before: int
+    turn_id: str | None
+
+
+def _review_call(
+    call: ToolCall,
+    index: int,
+    turn: _Turn,
+    policy: ApprovalPolicy,
+    tools: Mapping[str, BaseTool],
+    history: Sequence[BaseMessage],
+    ask: Ask,
+) -> ReviewOutcome:
+    if (
+        args_problem(call["args"]) is None
+        and (digest := call_digest(call["name"], call["args"])) in turn.done
+    ):
+        # Silently: the model gets the earlier result as this call's result; a model
+        # that repeats again has its turn ended with that result as the reply.
+        return ReviewOutcome(
+            tool_call=call, status="repeated", message=turn.done[digest], ends_turn=turn.repeated_before > 0
+        )
+    return _review_one(call, index, turn, policy, tools, history, ask)
+
+
+class _NeedsPerson(Exception):
+    """Raised by `plan_turn`'s stand-in for a person: this call waits for a decision."""
+
+
+def _no_one_asked(payload: dict[str, Any], schema: Any) -> Decision:
+    raise _NeedsPerson
+
+
+@dataclass(frozen=True)
+class TurnPlan:
+    """How one model turn's calls are reviewed: `separately` (a task each) or together."""
+
+    separately: bool
+    reason: str
+
+
+def plan_turn(
+    calls: Sequence[ToolCall],
+    policy: ApprovalPolicy,
+    tools: Mapping[str, BaseTool],
+    *,
+    history: Sequence[BaseMessage] = (),
+) -> TurnPlan:
+    """Decide, before anyone is asked or anything runs, whether each call may be reviewed
+    and run on its own.
+
+    Pure and deterministic (the review before the first question needs no person), so
+    the dispatching edge and every call's own task reach the same answer. The calls go
+    together when the policy says so, when the turn has one call or none needs a person,
+    and when a whole-turn rule applies (too many calls, missing or shared ids, a call
+    that ends the turn, the refusal-loop limit): those rules see the whole turn, in the
+    one task that answers every call of it.
+    """
+    if len(calls) < 2:
+        return TurnPlan(False, "one call")
+    if policy.turn_calls == "together":
+        return TurnPlan(False, "the policy reviews a turn's calls together")
+    if _refuse_whole_turn(calls, policy) is not None:
+        return TurnPlan(False, "a whole-turn rule refuses the turn")
+    recordable = [_recordable(call, index) for index, call in enumerate(calls)]
+    turn = _Turn(len(calls), already_ran_this_turn(history), repeats_this_turn(history), None)
+    outcomes: list[ReviewOutcome] = []
+    waiting = 0
+    for index, call in enumerate(recordable):
+        try:
+            outcomes.append(_review_call(call, index, turn, policy, tools, history, _no_one_asked))
+        except _NeedsPerson:
+            waiting += 1
+            outcomes.append(ReviewOutcome(tool_call=call, status="run"))  # a stand-in: not refused
+    if any(o.ends_turn for o in _stop_refusal_loops(outcomes, history)):
+        return TurnPlan(False, "a call ends the turn")
+    if not waiting:
+        return TurnPlan(False, "no call needs a person")
+    return TurnPlan(True, f"{waiting} call(s) need a person")
+
+
+def review_one_call(
+    calls: Sequence[ToolCall],
+    index: int,
+    policy: ApprovalPolicy,
+    tools: Mapping[str, BaseTool],
+    *,
+    history: Sequence[BaseMessage] = (),
+    ask: Ask = _ask_langgraph,
+    turn_id: str | None = None,
+) -> ReviewOutcome:
+    """Review call `index` of a turn that `plan_turn` lets go separately.
+
+    Its task re-checks the plan (fail closed: a turn that must go together, reaching
+    here by any route, runs nothing), then reviews the call with the same rules as
+    `review_tool_calls`. Its interrupts are its own, so its siblings' are pending
+    beside them.
+    """
+    call = _recordable(calls[index], index)
+    plan = plan_turn(calls, policy, tools, history=history)
+    if not plan.separately:
+        return ReviewOutcome(
+            tool_call=call,
+            status="blocked",
+            message=f"This call's turn must be reviewed as a whole ({plan.reason}); it was not run.",
+        )
+    turn = _Turn(len(calls), already_ran_this_turn(history), repeats_this_turn(history), turn_id)
+    return _review_call(call, index, turn, policy, tools, history, ask)
 
 
 def _recordable(call: Mapping[str, Any], index: int) -> ToolCall:
@@ -313,7 +430,7 @@ def _refuse_whole_turn(calls: Sequence[ToolCall], policy: ApprovalPolicy) -> str
 def _review_one(
     call: ToolCall,
     index: int,
-    count: int,
+    turn: _Turn,
     policy: ApprovalPolicy,
     tools: Mapping[str, BaseTool],
     history: Sequence[BaseMessage],
@@ -376,7 +493,7 @@ def _review_one(
             ),
         )
     review = _Review(call=call, verdict=verdict, provenance=provenance.payload())
-    return _run_stages(review, index, count, policy, tools[name], ask)
+    return _run_stages(review, index, turn, policy, tools[name], ask)
 
 
 def _provenance(
@@ -392,7 +509,7 @@ def _provenance(
 
 
 def _run_stages(
-    review: _Review, index: int, count: int, policy: ApprovalPolicy, tool: BaseTool, ask: Ask
+    review: _Review, index: int, turn: _Turn, policy: ApprovalPolicy, tool: BaseTool, ask: Ask
 ) -> ReviewOutcome:
     stage_index, escalation = 0, 0
     for _ in range(MAX_REVIEWS_PER_CALL):
@@ -409,7 +526,8 @@ def _run_stages(
             verdict=review.verdict,
             ticket=ticket,
             call_index=index,
-            call_count=count,
+            call_count=turn.count,
+            turn_id=turn.turn_id,
             prior=review.trail,
             provenance=review.provenance,
             barred=sorted(review.barred),

@@ -254,6 +254,14 @@ class ApprovalPolicy(_Strict):
         default=2, ge=0, description="Rejections of one exact call before it is refused unasked."
     )
     max_calls_per_turn: int = Field(default=16, ge=1)
+    turn_calls: Literal["each", "together"] = Field(
+        default="each",
+        description=(
+            "each: the calls of one model turn are asked about at once and an approved call runs "
+            "when its own review is done; together: they are asked one after another and none runs "
+            "before every one is decided (for turns whose calls depend on each other)."
+        ),
+    )
     access: AccessRules = Field(default_factory=AccessRules)
     provenance: dict[str, ProvenanceRule] = Field(
         default_factory=dict,

@@ -63,8 +63,13 @@ def approval_payload(
     provenance: Mapping[str, Any] | None = None,
     barred: Sequence[str] = (),
     summary: str | None = None,
+    turn_id: str | None = None,
 ) -> dict[str, Any]:
-    """The value our gate passes to `interrupt()` for one call at one stage."""
+    """The value our gate passes to `interrupt()` for one call at one stage.
+
+    `turn_id` (the id of the model message that made the call) lets an inbox show the calls
+    of one turn together.
+    """
     description = verdict.description or f"Approve {name} with args {dict(args)}?"
     if ticket.count > 1:
         description = (
@@ -97,6 +102,7 @@ def approval_payload(
             "escalate_to": ticket.escalate_to,
             "call_index": call_index,
             "call_count": call_count,
+            "turn_id": turn_id,
             "prior_decisions": [dict(p) for p in prior],
             "notes": list(verdict.notes),
             "provenance": dict(provenance) if provenance is not None else None,
