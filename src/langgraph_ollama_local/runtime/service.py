@@ -635,7 +635,12 @@ class ServiceRuntime:
                     requested_by=requester,
                 )
             )
-        created = await self.store.record_requests(run.thread_id, run.id, items, fence=fence)
+        # A turn's other calls pause again each time one of them is resumed: their items are
+        # announced once, when first recorded. A run recovering from a crash announces them
+        # all again (it may have died between recording and announcing).
+        created = await self.store.record_requests(
+            run.thread_id, run.id, items, fence=fence, only_new=run.attempts <= 1
+        )
         for request in created:
             await self.emit("approval.requested", approval=_public(request))
             await self.notifier.notify("approval.requested", request)
@@ -1060,6 +1065,8 @@ def policy_of(payload: Any) -> dict[str, Any] | None:
         "earlier": earlier,
         "call_index": hitl.get("call_index"),
         "call_count": hitl.get("call_count"),
+        # The model message that made the call: the inbox shows the calls of one turn together.
+        "turn_id": hitl.get("turn_id"),
     }
 
 

@@ -570,9 +570,12 @@ class ApprovalStore:
         *,
         actor: str = "system",
         fence: LeaseFence | None = None,
+        only_new: bool = False,
     ) -> list[ApprovalRequest]:
         """Record the items of an interrupt; idempotent per (interrupt id, action index).
 
+        Returns every item, or with `only_new` the ones this call created (an interrupt that
+        is raised again, as a turn's other calls are while one is resumed, is not new).
         With a `fence` (the run's lease), only while the database confirms it, in the same
         transaction (`FencedOffError` otherwise): a worker that was taken over records nothing.
         """
@@ -591,7 +594,8 @@ class ApprovalStore:
                         )
                     ).first()
                     if existing is not None:
-                        created.append(_to_request(existing))
+                        if not only_new:
+                            created.append(_to_request(existing))
                         continue
                 request = ApprovalRequest(
                     id=uuid.uuid4().hex,
