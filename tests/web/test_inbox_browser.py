@@ -815,7 +815,7 @@ def test_start_a_conversation_and_watch_the_reply_stream_in(browser, tmp_path):
               .observe(document.getElementById('chat-reply'), { childList: true, characterData: true, subtree: true }); }""")
         page.get_by_label("Conversation thread").fill("chat1")
         page.get_by_label("Message to the agent").fill("hello there my agent friend")
-        page.get_by_role("button", name="Send").click()
+        page.get_by_role("button", name="Send", exact=True).click()
         page.locator("#chat-status", has_text="Done.").wait_for()
         assert page.locator("#chat-reply").inner_text() == "You said: hello there my agent friend"
         partial = [t for t in page.evaluate("window.__replies") if t and t != "You said: hello there my agent friend"]
@@ -823,7 +823,7 @@ def test_start_a_conversation_and_watch_the_reply_stream_in(browser, tmp_path):
         assert page.get_by_label("Message to the agent").input_value() == ""
 
         page.get_by_label("Message to the agent").fill("Send email to zoe@example.com")
-        page.get_by_role("button", name="Send").click()
+        page.get_by_role("button", name="Send", exact=True).click()
         page.locator("#chat-status", has_text="Waiting for an approval").wait_for()
         page.get_by_role("link", name="decide in the inbox").click()
         page.locator("#inbox .card", has_text="zoe@example.com").get_by_role(
@@ -846,7 +846,7 @@ def test_the_reply_arrives_by_polling_when_no_events_do(browser, svc):
     page.get_by_role("link", name="New conversation").click()
     page.get_by_label("Conversation thread").fill("poll1")
     page.get_by_label("Message to the agent").fill("hello by polling")
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     page.locator("#chat-reply", has_text="You said: hello by polling").wait_for()
     page.locator("#chat-status", has_text="Done.").wait_for()
     assert page.locator("#live").inner_text() == "Reconnecting…"
@@ -981,3 +981,66 @@ def test_thread_list_tabs_follow_real_runs_and_show_only_ones_own_threads(browse
         assert_clean(page)
     finally:
         svc.stop()
+
+
+# -- the calls of one model turn ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_calls_of_one_turn_are_shown_together_and_each_is_decided_on_its_own(browser, svc, width):
+    page = sign_in(browser, svc, width=width, height=800)
+    ask(svc, "turn", "Send email to amy@example.com and bo@example.com")
+    head = page.locator("#inbox > li.turn-head")
+    head.wait_for()
+    assert "One model turn in thread turn: its 2 calls below" in head.inner_text()
+    calls = page.locator("#inbox > li.card.in-turn")
+    assert wait_until(lambda: calls.count() == 2)
+    # The heading, then the turn's cards in the order the model made the calls.
+    order = page.evaluate("""[...document.querySelectorAll('#inbox > li')].map(li =>
+        li.classList.contains('turn-head') ? 'head' : li.querySelector('dl.args dd').textContent)""")
+    assert order == ["head", "amy@example.com", "bo@example.com"]
+    for n, card in enumerate((calls.nth(0), calls.nth(1)), 1):  # own buttons, and the paused-thread rule
+        assert card.get_by_role("button", name=f"Approve send_email in thread turn (call {n} of 2)").is_visible()
+        assert "new messages to this thread are refused" in card.locator(".paused-rule").inner_text()
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"horizontal overflow of {overflow}px at {width}px"
+    assert axe_violations(page) == []
+    shot(page, f"inbox-turn-{width}.png")
+
+    bo = page.locator("#inbox .card.in-turn").nth(1)
+    bo.get_by_role("button", name="Approve send_email in thread turn (call 2 of 2)").click()
+    page.locator("#announce", has_text="Approved: send_email in thread turn").wait_for()
+    assert wait_until(lambda: calls.count() == 1)
+    # The approved call ran while its sibling still waits.
+    assert wait_until(lambda: recipients(svc) == ["bo@example.com"])
+    assert wait_until(lambda: "1 of its 2 calls" in head.inner_text())
+    amy = page.locator("#inbox .card.in-turn")
+    assert amy.locator("dl.args dd").first.inner_text() == "amy@example.com"
+    assert amy.get_by_role("button", name="Approve send_email in thread turn (call 1 of 2)").is_visible()
+
+    amy.get_by_role("button", name="Reject send_email").click()
+    amy.get_by_label("Reason for rejecting").fill("not amy")
+    amy.get_by_role("button", name="Reject", exact=True).click()
+    amy.wait_for(state="detached")
+    head.wait_for(state="detached")
+    assert wait_until(lambda: svc.client("rev").get("/threads/turn/state").json()["next"] == [])
+    time.sleep(0.3)
+    assert recipients(svc) == ["bo@example.com"]  # the rejected call never ran
+    assert_clean(page)
+
+
+def test_a_message_to_a_paused_thread_is_refused_and_the_page_says_where_to_decide(browser, svc):
+    page = sign_in(browser, svc)
+    ask(svc, "held", "Send email to cy@example.com")
+    page.locator("#inbox .card", has_text="cy@example.com").wait_for()
+    page.get_by_role("link", name="New conversation").click()
+    page.get_by_label("Conversation thread").fill("held")
+    page.get_by_label("Message to the agent").fill("and send it to dee@example.com too")
+    page.get_by_role("button", name="Send", exact=True).click()
+    error = page.locator("#chat-error")
+    error.get_by_role("link", name="decide the waiting request in the inbox").wait_for()
+    assert "waits for a decision on send_email" in error.inner_text()
+    error.get_by_role("link", name="decide the waiting request in the inbox").click()
+    page.locator("#inbox .card", has_text="cy@example.com").wait_for()
+    assert recipients(svc) == []
+    assert_clean(page)

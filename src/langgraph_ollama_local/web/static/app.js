@@ -161,6 +161,9 @@ function card(item, { interactive }) {
   if (item.status === "pending") {
     const then = afterDeadline(item);
     li.append(el("p", { class: "meta deadline" }, "Deadline: ", countdown(item), then ? ` · then ${then}` : ""));
+    // The rule for messages to a paused thread (README, "Messages to a paused thread").
+    li.append(el("p", { class: "meta paused-rule", text:
+      "While this waits, new messages to this thread are refused (409), never run over it: decide it first." }));
   }
   // A policy's own description says why this needs a person; the generated default only
   // repeats the arguments shown below.
@@ -395,7 +398,10 @@ function decisionControls(item) {
     if (draft && openers[draft.kind] && draft.values) openers[draft.kind](draft.values);
     return box;
   };
-  const where = `${title(item)} in thread ${item.thread_id}`;
+  const policy = item.policy || {};
+  // The calls of one turn sit side by side: each button names which call it decides.
+  const which = policy.call_count > 1 ? ` (call ${(policy.call_index || 0) + 1} of ${policy.call_count})` : "";
+  const where = `${title(item)} in thread ${item.thread_id}${which}`;
 
   if (item.kind === "question") {
     const choices = Array.isArray(item.choices) ? item.choices : null;
@@ -487,14 +493,68 @@ function removeCard(id, afterDecision) {
   const entry = state.cards.get(id);
   if (!entry) return;
   const hadFocus = entry.li.contains(document.activeElement) || (afterDecision && document.activeElement === document.body);
-  const next = entry.li.nextElementSibling || entry.li.previousElementSibling;
+  const cardSibling = (node, step) => {
+    let sibling = node[step];
+    while (sibling && !sibling.classList.contains("card")) sibling = sibling[step];
+    return sibling;
+  };
+  const next = cardSibling(entry.li, "nextElementSibling") || cardSibling(entry.li, "previousElementSibling");
   entry.li.remove();
   state.cards.delete(id);
+  markTurns();
   // Focus goes to the next card itself, never to one of its buttons: a second Enter must
   // not decide a request nobody has read yet.
   if (hadFocus) (next || $("inbox-title")).focus();
   $("inbox-empty").hidden = state.cards.size > 0;
   updateBulk();
+}
+
+// -- turns: the calls of one model turn, shown together ---------------------------------------
+// Each call is its own request (own buttons, own decision); a heading names the turn and the
+// cards of one turn stay next to each other, in the order the model made the calls.
+
+function turnKey(item) {
+  const policy = item.policy || {};
+  return policy.turn_id && policy.call_count > 1 ? `${item.thread_id}\u0000${policy.turn_id}` : null;
+}
+
+function groupTurns(items) {
+  const groups = new Map();
+  for (const item of items) {
+    const key = turnKey(item) || `item\u0000${item.id}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(item);
+  }
+  return [...groups.values()].flatMap((members) =>
+    [...members].sort((a, b) => ((a.policy || {}).call_index || 0) - ((b.policy || {}).call_index || 0)));
+}
+
+function markTurns() {
+  if (state.placing) return;
+  const list = $("inbox");
+  for (const head of list.querySelectorAll(":scope > li.turn-head")) head.remove();
+  let current = null;
+  for (const li of [...list.querySelectorAll(":scope > li.card")]) {
+    const entry = state.cards.get(li.dataset.id);
+    const key = entry ? turnKey(entry.item) : null;
+    li.classList.toggle("in-turn", key !== null);
+    if (key === null) { current = null; continue; }
+    if (current && current.key === key) { current.count += 1; li.removeAttribute("data-turn-first"); }
+    else {
+      current = { key, count: 1, head: el("li", { class: "turn-head" }) };
+      list.insertBefore(current.head, li);
+      li.setAttribute("data-turn-first", "");
+      current.item = entry.item;
+    }
+    current.head.replaceChildren(turnHeading(current.item, current.count));
+  }
+}
+
+function turnHeading(item, shown) {
+  const total = (item.policy || {}).call_count;
+  const waiting = shown === total ? `its ${total} calls` : `${shown} of its ${total} calls`;
+  return el("p", { class: "turn-text" }, el("strong", { text: "One model turn" }), " in thread ",
+    threadLink(item.thread_id), `: ${waiting} below. Each is decided on its own; an approved call runs at once.`);
 }
 
 // -- inbox ----------------------------------------------------------------------------------
@@ -528,8 +588,10 @@ async function loadInbox() {
   const forMe = $("f-for-me").checked;
   $("inbox-title").textContent = forMe ? "Needs me" : status === "pending" ? "Pending requests" : `Requests: ${status}`;
   showPager(data);
-  const items = sortItems(data.items);
+  const items = groupTurns(sortItems(data.items));
   const list = $("inbox");
+  for (const head of list.querySelectorAll(":scope > li.turn-head")) head.remove(); // placed again below
+  state.placing = true; // cards move below: turn headings wait until they are in place
   const wanted = new Set(items.map((i) => i.id));
   for (const [id, entry] of [...state.cards]) {
     if (wanted.has(id) || entry.stale || entry.checking) continue;
@@ -554,6 +616,8 @@ async function loadInbox() {
     if (entry.li !== expected) list.insertBefore(entry.li, expected); // only moves what is out of order
     previous = entry.li;
   }
+  state.placing = false;
+  markTurns();
   $("inbox-empty").hidden = state.cards.size > 0;
   $("inbox-empty").textContent = forMe ? "Nothing waits for you." : status === "pending" && !$("f-q").value.trim()
     ? "Nothing waits for a decision." : "No request matches these filters.";
@@ -813,7 +877,11 @@ async function startChat(event) {
     if (!chat.ended) $("chat-status").textContent = "The agent is thinking…";
     pollRun(chat, run.id);
   } catch (exc) {
-    $("chat-error").textContent = exc.message;
+    const waiting = exc.status === 409 && exc.body && exc.body.approval;
+    if (waiting) { // a paused thread takes no new message: say what it waits for, and where
+      $("chat-error").replaceChildren(`${exc.message}. The message was not sent: `,
+        el("a", { href: "#/inbox", text: "decide the waiting request in the inbox" }), " first.");
+    } else $("chat-error").textContent = exc.message;
     $("chat-status").textContent = "";
   } finally {
     $("chat-send").disabled = false;
