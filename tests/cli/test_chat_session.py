@@ -273,3 +273,17 @@ def test_a_model_server_going_away_is_one_provider_error(make_session, config):
         match=r"ConnectError.*hitl doctor.*resume with `hitl chat --thread cli-test`",
     ):
         run_chat(session)
+
+
+def test_the_calls_of_one_turn_are_each_asked_and_decided_on_their_own(make_session, tmp_path):
+    """Both calls of a turn are pending at once; the chat answers each by its interrupt id."""
+    session, _, console = make_session(
+        ["Send email to amy@example.com and bo@example.com", "a", "r", "not bo", "/quit"]
+    )
+    run_chat(session)
+    assert outbox(tmp_path) == ["amy@example.com"]
+    text = console.export_text()
+    assert "2 requests wait on this thread." in text
+    sent, rejected = tool_messages(session)
+    assert sent.response_metadata["hitl"]["outcome"] == "run"
+    assert rejected.response_metadata["hitl"]["outcome"] == "rejected" and "not bo" in str(rejected.content)
