@@ -281,3 +281,20 @@ def test_a_crash_after_an_approved_call_ran_neither_repeats_it_nor_runs_its_sibl
         assert len(results) == 2
         in_doubt = next(m for m in results if m.response_metadata["hitl"]["outcome"] == "run")
         assert "unknown" in str(in_doubt.content)  # reported in doubt, never repeated
+
+
+def test_a_state_edit_at_the_breakpoint_is_what_the_turns_tasks_review_and_run(spy):
+    """`update_state` before the tools run dispatches the turn again: no task keeps stale args."""
+    graph = create_approval_agent(ScriptedChatModel(script=email_assistant_script), spy.tools(), policy=SENSITIVE,
+                                  checkpointer=InMemorySaver(), interrupt_before=["tools"])  # fmt: skip
+    graph.invoke({"messages": [("user", TWO)]}, CFG)
+    assert graph.get_state(CFG).next == ("tools", "tools")
+    ai = graph.get_state(CFG).values["messages"][-1]
+    calls = [dict(c) for c in ai.tool_calls]
+    calls[0]["args"] = {**calls[0]["args"], "to": "edited@example.com"}
+    graph.update_state(CFG, {"messages": [ai.model_copy(update={"tool_calls": calls})]})
+    graph.invoke(None, CFG)
+    pending = by_recipient(graph)
+    assert sorted(pending) == ["b@example.com", "edited@example.com"] and spy.emails == []
+    graph.invoke(Command(resume={pending["edited@example.com"].id: {"type": "approve"}}), CFG)
+    assert [e["to"] for e in spy.emails] == ["edited@example.com"]
