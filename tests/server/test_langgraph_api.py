@@ -127,6 +127,21 @@ def test_discovery_threads_and_501(svc):
         assert err.value.response.status_code == 501 and "not implemented" in err.value.response.json()["detail"]
 
 
+def test_search_pages_count_the_threads_the_caller_may_read(svc):
+    """`limit`/`offset` page over what the caller may read: newer threads of someone else's
+    do not leave alice a short (or empty) page."""
+    alice, root = sdk(svc, "alice"), sdk(svc, "root")
+    tag = uuid.uuid4().hex[:8]
+    mine = [new_thread(alice, page=tag) for _ in range(3)]
+    for _ in range(3):
+        new_thread(root, page=tag)  # newer than alice's, and not hers to read
+    first = alice.threads.search(metadata={"page": tag}, limit=2)
+    rest = alice.threads.search(metadata={"page": tag}, limit=2, offset=2)
+    assert [t["thread_id"] for t in first] == mine[::-1][:2]
+    assert [t["thread_id"] for t in rest] == mine[:1]
+    assert len(root.threads.search(metadata={"page": tag}, limit=10)) == 6
+
+
 def test_stream_to_interrupt_then_approve_through_resume(svc):
     alice, bob = sdk(svc, "alice"), sdk(svc, "bob")
     thread = new_thread(alice)

@@ -77,6 +77,9 @@ NOT_IMPLEMENTED: dict[int | str, dict[str, Any]] = {
 }
 
 
+SEARCH_BATCH = 100  # threads read per store query while filling a page of readable ones
+
+
 def not_implemented(what: str) -> HTTPException:
     return HTTPException(
         501,
@@ -208,14 +211,26 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
         if body.sort_by not in (None, "created_at") or body.sort_order == "asc":
             raise not_implemented("threads.search sorted other than newest first")
         runtime = rt(request)
-        rows = await runtime.store.search_threads(
-            ThreadQuery(
-                ids=body.ids, status=body.status, metadata=body.metadata, limit=body.limit, offset=body.offset
+        # `limit` and `offset` count the threads this caller may read: the store pages over
+        # all threads, so read on until the page is full (a filtered page is never short).
+        visible: list[Any] = []
+        skip, raw_offset, batch = body.offset, 0, max(body.limit, SEARCH_BATCH)
+        while len(visible) < body.limit:
+            rows = await runtime.store.search_threads(
+                ThreadQuery(
+                    ids=body.ids, status=body.status, metadata=body.metadata, limit=batch, offset=raw_offset
+                )
             )
-        )
-        visible = [
-            r for r in rows if await thread_access(runtime.store, user, r.id, "read", rules(request)) is None
-        ]
+            for row in rows:
+                if await thread_access(runtime.store, user, row.id, "read", rules(request)) is not None:
+                    continue
+                if skip:
+                    skip -= 1
+                elif len(visible) < body.limit:
+                    visible.append(row)
+            if len(rows) < batch:
+                break
+            raw_offset += batch
         return [await thread_out(runtime, row) for row in visible]
 
     @router.get("/threads/{thread_id}")
