@@ -163,7 +163,7 @@ function card(item, { interactive }) {
     li.append(el("p", { class: "meta deadline" }, "Deadline: ", countdown(item), then ? ` · then ${then}` : ""));
     // The rule for messages to a paused thread (README, "Messages to a paused thread").
     li.append(el("p", { class: "meta paused-rule", text:
-      "While this waits, new messages to this thread are refused (409), never run over it: decide it first." }));
+      "While this waits, new messages to this thread are refused: decide it first." }));
   }
   // A policy's own description says why this needs a person; the generated default only
   // repeats the arguments shown below.
