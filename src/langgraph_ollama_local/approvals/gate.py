@@ -260,7 +260,7 @@ def review_tool_calls(
         ]
     turn = _Turn(len(calls), already_ran_this_turn(history), repeats_this_turn(history), turn_id)
     outcomes = [
-        _review_call(call, index, turn, policy, tools, history, ask) for index, call in enumerate(recordable)
+        _review_one(call, index, turn, policy, tools, history, ask) for index, call in enumerate(recordable)
     ]
     return _stop_refusal_loops(outcomes, history)
 
@@ -273,27 +273,6 @@ class _Turn:
     done: Mapping[str, str]
     repeated_before: int
     turn_id: str | None
-
-
-def _review_call(
-    call: ToolCall,
-    index: int,
-    turn: _Turn,
-    policy: ApprovalPolicy,
-    tools: Mapping[str, BaseTool],
-    history: Sequence[BaseMessage],
-    ask: Ask,
-) -> ReviewOutcome:
-    if (
-        args_problem(call["args"]) is None
-        and (digest := call_digest(call["name"], call["args"])) in turn.done
-    ):
-        # Silently: the model gets the earlier result as this call's result; a model
-        # that repeats again has its turn ended with that result as the reply.
-        return ReviewOutcome(
-            tool_call=call, status="repeated", message=turn.done[digest], ends_turn=turn.repeated_before > 0
-        )
-    return _review_one(call, index, turn, policy, tools, history, ask)
 
 
 class _NeedsPerson(Exception):
@@ -341,7 +320,7 @@ def plan_turn(
     waiting = 0
     for index, call in enumerate(recordable):
         try:
-            outcomes.append(_review_call(call, index, turn, policy, tools, history, _no_one_asked))
+            outcomes.append(_review_one(call, index, turn, policy, tools, history, _no_one_asked))
         except _NeedsPerson:
             waiting += 1
             outcomes.append(ReviewOutcome(tool_call=call, status="run"))  # a stand-in: not refused
@@ -378,7 +357,7 @@ def review_one_call(
             message=f"This call's turn must be reviewed as a whole ({plan.reason}); it was not run.",
         )
     turn = _Turn(len(calls), already_ran_this_turn(history), repeats_this_turn(history), turn_id)
-    return _review_call(call, index, turn, policy, tools, history, ask)
+    return _review_one(call, index, turn, policy, tools, history, ask)
 
 
 def _recordable(call: Mapping[str, Any], index: int) -> ToolCall:
@@ -436,6 +415,15 @@ def _review_one(
     history: Sequence[BaseMessage],
     ask: Ask,
 ) -> ReviewOutcome:
+    if (
+        args_problem(call["args"]) is None
+        and (digest := call_digest(call["name"], call["args"])) in turn.done
+    ):
+        # Silently: the model gets the earlier result as this call's result; a model
+        # that repeats again has its turn ended with that result as the reply.
+        return ReviewOutcome(
+            tool_call=call, status="repeated", message=turn.done[digest], ends_turn=turn.repeated_before > 0
+        )
     name = call["name"]
     if name not in tools:
         available = ", ".join(sorted(tools)) or "none"

@@ -27,13 +27,6 @@ if not TYPE_CHECKING:  # checkers see the imports above; at run time each loads 
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
-            "langgraph_ollama_local.store.checkpointer": (
-                "StorageConfigError",
-                "StorageUnavailableError",
-                "check_storage",
-                "describe_storage",
-                "open_async_checkpointer",
-                "open_checkpointer",
-            ),
+            "langgraph_ollama_local.store.checkpointer": __all__,  # the one module they come from
         },
     )

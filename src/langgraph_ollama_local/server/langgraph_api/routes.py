@@ -222,11 +222,13 @@ def langgraph_api_router(graph_id: str) -> APIRouter:
                 )
             )
             for row in rows:
+                if len(visible) == body.limit:
+                    break
                 if await thread_access(runtime.store, user, row.id, "read", rules(request)) is not None:
                     continue
                 if skip:
                     skip -= 1
-                elif len(visible) < body.limit:
+                else:
                     visible.append(row)
             if len(rows) < batch:
                 break
