@@ -121,7 +121,9 @@ class ScriptedLlama:
 def scripted(tmp_path, monkeypatch):
     """Install a ScriptedLlama as the process-wide model for a fake path; returns a factory."""
 
-    def install(*replies: str, delay: float = 0.0) -> tuple[EmbeddedChatModel, ScriptedLlama]:
+    def install(
+        *replies: str, delay: float = 0.0, staged: bool = False
+    ) -> tuple[EmbeddedChatModel, ScriptedLlama]:
         llama = ScriptedLlama(*replies, delay=delay)
         path = str(tmp_path / "scripted.gguf")
         loaded = LoadedModel(
@@ -132,13 +134,34 @@ def scripted(tmp_path, monkeypatch):
             eos_token="<|im_end|>",
             worker=ThreadPoolExecutor(max_workers=1),
         )
-        monkeypatch.setitem(chat_model._MODELS, (path, 4096, None), loaded)
-        return EmbeddedChatModel(model_path=path), llama
+        monkeypatch.setitem(chat_model._MODELS, (path, 4096, None, True), loaded)
+        # One scripted reply per completion: the one-grammar path. Staged JSON (a completion
+        # per value) has its own test below and the real model's in test_embedded_model.py.
+        return EmbeddedChatModel(model_path=path, staged_json=staged), llama
 
     return install
 
 
 CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"location": "Oslo"}}\n</tool_call>'
+
+
+def test_a_staged_call_asks_for_each_value_after_the_fixed_text_and_joins_them(scripted):
+    """Staged JSON (llm/embedded/staged.py) through the chat model: one completion per value,
+    each prompted with everything written so far; invoke and stream give the same call."""
+    for run in ("invoke", "stream"):
+        model, llama = scripted(' "bob@example.com",', ' "Lunch"', ' "At noon."}', staged=True)
+        bound = model.bind_tools([send_email, get_weather], tool_choice="send_email")
+        reply = bound.invoke("Email bob") if run == "invoke" else collect(list(bound.stream("Email bob")))
+        assert [c["args"] for c in reply.tool_calls] == [
+            {"to": "bob@example.com", "subject": "Lunch", "body": "At noon."}
+        ], run
+        head = '<tool_call>\n{"name": "send_email", "arguments": '
+        assert [p[p.rindex(head) + len(head) :] for p in llama.prompts] == [
+            '{"to":',
+            '{"to": "bob@example.com", "subject":',
+            '{"to": "bob@example.com", "subject": "Lunch", "body":',
+        ], run
+        assert all(kwargs["stop"] == [] and "grammar" in kwargs for kwargs in llama.kwargs), run
 
 
 def test_prompt_is_the_models_own_template_with_tools_and_history(scripted):
@@ -371,7 +394,7 @@ def test_context_overflow_is_an_actionable_error(scripted):
 
 def test_a_gguf_without_a_chat_template_is_refused(scripted):
     model, _ = scripted("ok")
-    chat_model._MODELS[(model.model_path, 4096, None)].template = None
+    chat_model._MODELS[(model.model_path, 4096, None, True)].template = None
     with pytest.raises(ProviderError, match="no chat template"):
         model.invoke("hi")
 

@@ -231,3 +231,106 @@ def test_each_kind_of_prompt_keeps_its_own_prefix_evaluated(model, monkeypatch):
         second_plan < 40 < whole
     )  # only the new user message (and the turn's tags), not the 400-token prefix
     assert second_answer < 40
+
+
+PLAN_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "request": {"type": "string", "maxLength": 120},
+        "steps": {"type": "array", "maxItems": 4, "items": {"type": "string", "enum": ["get_weather", "send_email"]}},
+    },
+    "required": ["request", "steps"],
+}
+PLAN_PROMPT = [
+    SystemMessage(
+        'Answer with JSON: "request" says in a few words what the user wants; "steps" lists the tools '
+        "to call (get_weather, send_email), in order ([] for small talk)."
+    ),
+    HumanMessage("Check the weather in Oslo and email it to ann@example.com"),
+]
+
+
+def count_evals(monkeypatch) -> list[int]:
+    """The batch size of every llama.cpp forward pass from now on."""
+    import llama_cpp
+
+    evaluated: list[int] = []
+    real_eval = llama_cpp.Llama.eval
+    monkeypatch.setattr(
+        llama_cpp.Llama, "eval", lambda self, tokens: (evaluated.append(len(tokens)), real_eval(self, tokens))[1]
+    )
+    return evaluated
+
+
+def test_staged_json_writes_the_same_object_in_fewer_forward_passes(model, monkeypatch):
+    """The fixed text of a structured reply or a forced call is ours (llm/embedded/staged.py):
+    the model samples only the values, so forced tokens cost no forward pass of their own."""
+    evaluated = count_evals(monkeypatch)
+    one_grammar = model.model_copy(update={"staged_json": False})
+    runs = {}
+    for name, chat in (("one grammar", one_grammar), ("staged", model)):
+        plan = chat.with_structured_output(PLAN_SCHEMA, method="json_schema")
+        email = chat.bind_tools([send_email, get_weather], tool_choice="send_email")
+        evaluated.clear()
+        planned = plan.invoke(PLAN_PROMPT)
+        plan_passes = len(evaluated)
+        evaluated.clear()
+        call = email.invoke([SystemMessage(SYSTEM), HumanMessage("Email bob@example.com that lunch is at noon")])
+        runs[name] = (planned, call.tool_calls[0]["args"], plan_passes, len(evaluated))
+    assert runs["staged"][0]["steps"] == runs["one grammar"][0]["steps"] == ["get_weather", "send_email"]
+    # The same keys in the same order; free text (a body) may differ in a near-tie, because the
+    # fixed text is evaluated in one batch instead of token by token (llama.cpp rounds those
+    # differently), so only the recipient, the key argument, is compared exactly.
+    assert list(runs["staged"][1]) == list(runs["one grammar"][1]) == ["to", "subject", "body"]
+    assert runs["staged"][1]["to"] == runs["one grammar"][1]["to"] == "bob@example.com"
+    assert all(isinstance(v, str) and v.strip() for v in runs["staged"][1].values())
+    # `{"request": "`, `", "steps": ["`, `"]}` and the end-of-text token are no longer sampled.
+    assert runs["staged"][2] < runs["one grammar"][2] - 4
+    assert runs["staged"][3] < runs["one grammar"][3] - 4
+
+
+def test_greedy_grammar_sampling_checks_the_best_token_first_and_picks_the_same_tokens(model, monkeypatch):
+    """llm/embedded/lazy_grammar.py: the grammar is asked about the most likely token first and
+    runs over the whole vocabulary only when it refuses it — and the tokens are those a full
+    pass picks, for prose, a forced call (with a pattern) and a JSON schema."""
+    from langgraph_ollama_local.llm.embedded import lazy_grammar
+
+    used: list[lazy_grammar.GreedyGrammarSampler] = []
+    real_sample = lazy_grammar.GreedyGrammarSampler.sample
+
+    def spy(self, ctx, idx=-1):
+        if self not in used:
+            used.append(self)
+        return real_sample(self, ctx, idx)
+
+    check_first = {"on": True}
+    real_greedy = lazy_grammar.is_plain_greedy
+    monkeypatch.setattr(lazy_grammar.GreedyGrammarSampler, "sample", spy)
+    monkeypatch.setattr(lazy_grammar, "is_plain_greedy", lambda s: check_first["on"] and real_greedy(s))
+    emails = [SystemMessage(SYSTEM), HumanMessage("Tell ana@example.com and ben@example.com that lunch is cancelled")]
+    requests = {
+        "prose": (
+            model.bind_tools([get_weather], tool_choice="none", max_tokens=40),
+            [HumanMessage("Hi! How are you?")],
+            lambda reply: reply.content,
+        ),
+        "call": (
+            model.bind_tools([send_email, get_weather], tool_choice="send_email"),
+            emails,
+            lambda reply: reply.tool_calls[0]["args"],
+        ),
+        "schema": (model.with_structured_output(PLAN_SCHEMA, method="json_schema"), PLAN_PROMPT, lambda r: r),
+    }
+    for kind, (runnable, messages, view) in requests.items():
+        runnable.invoke(messages)  # both compared runs below start from this cache state
+        check_first["on"], used[:] = True, []
+        checked_first = view(runnable.invoke(messages))
+        samplers = list(used)
+        check_first["on"], used[:] = False, []
+        full = view(runnable.invoke(messages))
+        assert not used, kind  # llama-cpp-python's own sampler chain ran
+        assert checked_first == full, kind
+        assert samplers, f"{kind}: the check-first sampler was not used"
+        sampled = sum(s.sampled for s in samplers)
+        full_passes = sum(s.full_passes for s in samplers)
+        assert full_passes < sampled / 2, f"{kind}: the whole vocabulary was checked {full_passes}/{sampled} times"

@@ -85,6 +85,16 @@ class EmbeddedSettings(BaseModel):
         description="A llama.cpp context per kind of prompt (plan, call, answer): each keeps its "
         "long fixed prefix evaluated, at the cost of one KV cache each.",
     )
+    staged_json: bool = Field(
+        default=True,
+        description="Write the fixed text of a plan's or a forced call's JSON for the model, which "
+        "then samples only the values: the same object in fewer forward passes.",
+    )
+    lazy_grammar: bool = Field(
+        default=True,
+        description="Greedy grammar-constrained sampling checks the most likely token against the "
+        "grammar first, instead of the whole vocabulary before every token: the same output, faster.",
+    )
 
 
 class OpenAISettings(BaseModel):

@@ -129,4 +129,6 @@ def create_embedded_chat(config: LocalAgentConfig) -> BaseChatModel:
         temperature=config.temperature,
         seed=settings.seed,
         context_per_prompt_kind=settings.context_per_prompt_kind,
+        staged_json=settings.staged_json,
+        lazy_grammar=settings.lazy_grammar,
     )

@@ -19,7 +19,10 @@ shared executor.
 `tool_choice` is enforced with llama.cpp's grammar-constrained sampling: a forced call can
 only be a well-formed call of an offered tool whose arguments match its JSON schema, and
 `tool_choice="none"` can only be prose (no `<tool_call>`, no leading JSON). Small models
-write valid calls when forced this way; left free, they often do not.
+write valid calls when forced this way; left free, they often do not. Two shortcuts keep the
+constraint cheap without changing what is written: a JSON object's fixed text is put in the
+prompt and only its values are sampled (`staged.py`), and greedy sampling asks the grammar
+about the most likely token before the whole vocabulary (`lazy_grammar.py`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import functools
 import json
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,6 +64,13 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel as PydanticBaseModel
 
 from langgraph_ollama_local.llm.cancel import GenerationCancelled, cancel_requested, current_scope
+from langgraph_ollama_local.llm.embedded.staged import (
+    Stage,
+    StagedResult,
+    object_stages,
+    stage_grammar,
+    write_object,
+)
 from langgraph_ollama_local.llm.embedded.tool_calls import parse_tool_calls
 from langgraph_ollama_local.llm.errors import ModelNotInstalledError, ProviderError
 
@@ -96,7 +106,7 @@ class LoadedModel:
         return found
 
 
-_MODELS: dict[tuple[str, int, int | None], LoadedModel] = {}
+_MODELS: dict[tuple[str, int, int | None, bool], LoadedModel] = {}
 _MODELS_LOCK = threading.Lock()
 
 
@@ -158,21 +168,25 @@ def _token_text(llama: Any, token: int) -> str:
         return ""
 
 
-def load_model(path: str, n_ctx: int, n_threads: int | None) -> LoadedModel:
+def load_model(path: str, n_ctx: int, n_threads: int | None, lazy_grammar: bool = True) -> LoadedModel:
     """The process-wide model for this file and shape, created on first use."""
-    key = (path, n_ctx, n_threads)
+    key = (path, n_ctx, n_threads, lazy_grammar)
     with _MODELS_LOCK:
         loaded = _MODELS.get(key)
         if loaded is not None:
             return loaded
         try:
             from llama_cpp import Llama
+
+            from langgraph_ollama_local.llm.embedded.lazy_grammar import llama_class
+
+            llama_type = llama_class() if lazy_grammar else Llama
         except (ImportError, OSError) as exc:
             raise ModelNotInstalledError.llama_cpp(f"{type(exc).__name__}: {exc}") from exc
 
         def open_context() -> Any:
             try:
-                return Llama(
+                return llama_type(
                     model_path=path,
                     n_ctx=n_ctx,
                     n_threads=n_threads or physical_cores(),
@@ -368,6 +382,7 @@ class _Request:
     completion: dict[str, Any]
     tool_names: list[str] | None
     kind: str  # which context runs it (see `prompt_kind`)
+    stages: tuple[Stage, ...] | None = None  # a JSON object written value by value (staged.py)
 
 
 def prompt_kind(tool_choice: Any, json_schema: Any, prefix: str) -> str:
@@ -418,6 +433,12 @@ class EmbeddedChatModel(BaseChatModel):
     seed: int = 0
     context_per_prompt_kind: bool = True
     """A llama.cpp context per kind of prompt (more memory, far fewer tokens re-evaluated)."""
+    staged_json: bool = True
+    """Write a structured reply's or a forced call's fixed JSON text for the model, which then
+    samples only the values (`staged.py`): the same object, fewer forward passes."""
+    lazy_grammar: bool = True
+    """Greedy grammar sampling asks the grammar about the best token first (`lazy_grammar.py`):
+    the same tokens, without a pass over the whole vocabulary per token."""
 
     # Small models get guided turns (agent/guided.py) unless told otherwise, and honour
     # `tool_choice` exactly (including "none": prose only), which those turns rely on.
@@ -445,7 +466,7 @@ class EmbeddedChatModel(BaseChatModel):
         }
 
     def _loaded(self) -> LoadedModel:
-        return load_model(self.model_path, self.n_ctx, self.n_threads)
+        return load_model(self.model_path, self.n_ctx, self.n_threads, self.lazy_grammar)
 
     def bind_tools(
         self,
@@ -523,12 +544,21 @@ class EmbeddedChatModel(BaseChatModel):
         }
         if grammar is not None:
             completion["grammar"] = _compiled_grammar(grammar)
+        stages = None
+        if self.staged_json:
+            forced = forced_tool_name(tool_choice, tools)
+            chosen = [t for t in tools if forced and t["function"]["name"] == forced]
+            target = json_schema
+            if target is None and chosen:
+                target = _arguments_schema(chosen[0])
+            stages = object_stages(_closed(target)) if target is not None else None
         return _Request(
             prompt=self.render_prompt(messages, tools) + prefix,
             prefix=prefix,
             completion=completion,
             tool_names=[t["function"]["name"] for t in tools] if tools else None,
             kind=prompt_kind(tool_choice, json_schema, prefix) if self.context_per_prompt_kind else "",
+            stages=stages,
         )
 
     def _too_long(self, exc: ValueError) -> ProviderError:
@@ -564,27 +594,66 @@ class EmbeddedChatModel(BaseChatModel):
         request = self._prepare(messages, stop, kwargs)
         loaded = self._loaded()
         with loaded.lock:
+            llama = loaded.context(request.kind)
             try:
-                result = loaded.context(request.kind).create_completion(
-                    request.prompt, **_stoppable(request.completion)
-                )
+                if request.stages is not None:
+                    message = self._staged_message(llama, request)
+                else:
+                    result = llama.create_completion(request.prompt, **_stoppable(request.completion))
             except ValueError as exc:
                 if "context window" in str(exc):
                     raise self._too_long(exc) from exc
                 raise
         if cancel_requested():
             raise GenerationCancelled("the answer was stopped")
-        choice = result["choices"][0]
-        counts = result.get("usage") or {}
-        usage = UsageMetadata(
-            input_tokens=int(counts.get("prompt_tokens", 0)),
-            output_tokens=int(counts.get("completion_tokens", 0)),
-            total_tokens=int(counts.get("total_tokens", 0)),
-        )
-        message = self._message_from(
-            request.prefix + choice["text"], request.tool_names, usage, choice.get("finish_reason")
-        )
+        if request.stages is None:
+            choice = result["choices"][0]
+            counts = result.get("usage") or {}
+            usage = UsageMetadata(
+                input_tokens=int(counts.get("prompt_tokens", 0)),
+                output_tokens=int(counts.get("completion_tokens", 0)),
+                total_tokens=int(counts.get("total_tokens", 0)),
+            )
+            message = self._message_from(
+                request.prefix + choice["text"], request.tool_names, usage, choice.get("finish_reason")
+            )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _staged_message(self, llama: Any, request: _Request) -> AIMessage:
+        """The reply of a staged request (see `staged.py`); call with the model's lock held."""
+        assert request.stages is not None
+        base = {k: v for k, v in request.completion.items() if k not in ("grammar", "stop", "max_tokens")}
+
+        def sample(
+            prompt: str, schema: Mapping[str, Any], tail: str, budget: int
+        ) -> Iterator[tuple[str, str | None]]:
+            stream = llama.create_completion(
+                prompt,
+                stream=True,
+                grammar=_compiled_grammar(stage_grammar(schema_grammar(dict(schema)), tail)),
+                max_tokens=budget,
+                stop=[],  # the value's grammar bounds it; stop strings would only hold text back
+                **_stoppable(base),
+            )
+            try:
+                for part in stream:
+                    choice = part["choices"][0]
+                    yield str(choice["text"]), choice.get("finish_reason")
+            finally:
+                stream.close()  # cut at the completing token: it is never evaluated
+
+        written: StagedResult = write_object(
+            request.prompt, request.stages, sample, int(request.completion["max_tokens"])
+        )
+        prompt_tokens = len(llama.tokenize(request.prompt.encode("utf-8"), add_bos=False, special=True))
+        usage = UsageMetadata(
+            input_tokens=prompt_tokens,
+            output_tokens=written.completion_tokens,
+            total_tokens=prompt_tokens + written.completion_tokens,
+        )
+        return self._message_from(
+            request.prefix + written.text, request.tool_names, usage, written.finish_reason
+        )
 
     def _stream_chunks(
         self,
@@ -595,6 +664,22 @@ class EmbeddedChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         """Visible text token by token; tool calls as tool_call_chunks in one last chunk."""
         request = self._prepare(messages, stop, kwargs)
+        if request.stages is not None:  # JSON written value by value: nothing in it is for display
+            message = self._generate(messages, stop, None, **kwargs).generations[0].message
+            calls = getattr(message, "tool_calls", [])
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content=message.content,
+                    tool_call_chunks=[
+                        ToolCallChunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
+                        for i, c in enumerate(calls)
+                    ],
+                    usage_metadata=getattr(message, "usage_metadata", None),
+                    response_metadata=message.response_metadata,
+                    chunk_position="last",
+                )
+            )
+            return
         loaded = self._loaded()
         raw, start, shown, finish = "", -1, 0, None
         with loaded.lock:
@@ -723,5 +808,5 @@ class EmbeddedChatModel(BaseChatModel):
 
     async def _aloaded(self) -> LoadedModel:
         """The loaded model; the first load (seconds) runs off the event loop."""
-        loaded = _MODELS.get((self.model_path, self.n_ctx, self.n_threads))
+        loaded = _MODELS.get((self.model_path, self.n_ctx, self.n_threads, self.lazy_grammar))
         return loaded if loaded is not None else await asyncio.to_thread(self._loaded)
