@@ -278,6 +278,7 @@ def check_invariants(db: str, drivers: list[Driver], bank_db: str | None = None)
             attempts = bank.execute("SELECT count(*) FROM bank_attempts").fetchone()[0]
             wipes = Counter(row[0] for row in bank.execute("SELECT target FROM bank_wipes"))
         ledger = {row[0]: row[1] for row in conn.execute("SELECT key, status FROM hitl_tool_executions")}
+        checkpoints = [row[0] for row in conn.execute("SELECT count(*) FROM checkpoints GROUP BY thread_id")]
         active_runs = list(conn.execute("SELECT id, thread_id, status FROM hitl_runs WHERE status IN ('queued','running')"))
         failed_runs = list(conn.execute("SELECT id, thread_id, error FROM hitl_runs WHERE status = 'failed'"))
 
@@ -334,5 +335,6 @@ def check_invariants(db: str, drivers: list[Driver], bank_db: str | None = None)
     return (
         f"{len(done)} conversations, {len(requests)} approval requests, {len(acked)} acknowledged decisions, "
         f"{len(payments)} payments from {attempts} pay attempts, {sum(wipes.values())} wipes, "
-        f"{in_doubt} calls in doubt, violations 0"
+        f"{in_doubt} calls in doubt, violations 0; checkpoints per thread at the end: "
+        f"max {max(checkpoints, default=0)}, total {sum(checkpoints)} (retention prunes them to its depth)"
     )
