@@ -398,21 +398,49 @@ class ServiceRuntime:
         """The run once it is no longer queued or running, or as it is after `wait_seconds`.
 
         Whichever process runs it, its end arrives as an event; the store is re-read every
-        second too, so a lost event only costs a second.
+        second too, so a lost event only costs a second. The run returned is read from the
+        store (its finish time, its error): see `wait_run_end` for callers that only wait.
         """
         async with self.events.subscribe() as queue:
             run = await self.store.get_run(run_id)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_seconds):
                     while run.status in ("queued", "running"):
-                        with contextlib.suppress(TimeoutError):
-                            async with asyncio.timeout(1.0):
-                                while True:
-                                    event = await queue.get()
-                                    if event.get("run_id") == run_id and event["type"] in _RUN_ENDS:
-                                        break
+                        await self._run_end_event(queue, run_id)
                         run = await self.store.get_run(run_id)
         return run
+
+    async def wait_run_end(self, run_id: str, wait_seconds: float | None = None) -> str:
+        """Wait like `wait_run` and return the run's status, without reading the run again
+        when its end event arrives: the event is published after the run's end committed
+        (`_execute`, `cancel_run`, or another process's, by NOTIFY after its commit). One
+        statement (the first read) instead of two for a caller that only waits (`/chat`)."""
+        async with self.events.subscribe() as queue:
+            return await self.wait_subscribed(queue, (await self.store.get_run(run_id)), wait_seconds)
+
+    async def wait_subscribed(
+        self, queue: asyncio.Queue[dict[str, Any]], run: Run, wait_seconds: float | None = None
+    ) -> str:
+        """`wait_run_end` for a caller already subscribed to the events before it read `run`
+        (so an end published after that read is in `queue`); returns the run's status."""
+        status = run.status
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_seconds):
+                while status in ("queued", "running"):
+                    ended = await self._run_end_event(queue, run.id)
+                    status = ended or (await self.store.get_run(run.id)).status
+        return status
+
+    @staticmethod
+    async def _run_end_event(queue: asyncio.Queue[dict[str, Any]], run_id: str) -> str | None:
+        """The status a run-end event of `run_id` names, or None after a second without one."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                while True:
+                    event = await queue.get()
+                    if event.get("run_id") == run_id and event["type"] in _RUN_ENDS:
+                        return str(event["type"]).removeprefix("run.")
+        return None
 
     async def idle(self, within: float = 60.0) -> None:
         """Wait until no run is queued or running (tests, graceful shutdown)."""

@@ -307,7 +307,7 @@ def create_app(
     async def chat(body: ChatRequest, request: Request, user: User) -> ChatResponse:
         runtime = rt(request)
         run = await start_run(request, user, body.thread_id, body.message)
-        await runtime.wait_run(run.id, WAIT_SECONDS)
+        await runtime.wait_run_end(run.id, WAIT_SECONDS)
         return await thread_summary(runtime, body.thread_id)
 
     @app.post("/approve")
@@ -332,10 +332,12 @@ def create_app(
         decided = await runtime.decide(request_id, answer, principal=user)
         if request is not None:
             mark_decision_stored(request)
-        for run in reversed(await runtime.store.thread_runs(decided.thread_id)):
-            if run.status in ("queued", "running"):
-                await runtime.wait_run(run.id, WAIT_SECONDS)
-                break
+        # Subscribed before the runs are read: an end published after that read is caught.
+        async with runtime.events.subscribe() as events:
+            for run in reversed(await runtime.store.thread_runs(decided.thread_id)):
+                if run.status in ("queued", "running"):
+                    await runtime.wait_subscribed(events, run, WAIT_SECONDS)
+                    break
 
     async def websocket_principal(websocket: WebSocket, thread_id: str | None = None) -> Principal | None:
         """Authenticate a WebSocket handshake; a cookie session must come from our own origin.
@@ -389,7 +391,7 @@ def create_app(
                     except ThreadBusyError as exc:
                         await websocket.send_json({"type": "error", "content": str(exc)})
                         continue
-                    await runtime.wait_run(run.id, WAIT_SECONDS)
+                    await runtime.wait_run_end(run.id, WAIT_SECONDS)
                     summary = await thread_summary(runtime, thread_id)
                     await websocket.send_json(
                         {
