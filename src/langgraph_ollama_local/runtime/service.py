@@ -644,25 +644,31 @@ class ServiceRuntime:
         next_nodes: tuple[str, ...],
         fence: LeaseFence | None = None,
     ) -> None:
-        now = await self.now()
         requester = _requester_of(run)
-        items: list[NewRequest] = []
-        for interrupt in interrupts:
-            items.extend(_items_for(interrupt, now, requester))
-        if not interrupts and next_nodes:
-            # A breakpoint pauses someone's action too: it records whose, so separation of
-            # duties (`self_approval: false`) applies to `continue` as to any approval.
-            marker = f"breakpoint:{run.id}"
-            items.append(
-                NewRequest(
-                    kind="breakpoint",
-                    interrupt_id=marker,
-                    description=f"Paused before {list(next_nodes)}",
-                    summary=one_line(f"Paused before {', '.join(map(str, next_nodes))}", MAX_SUMMARY),
-                    # so the continue run works for the same person, not for whoever continued
-                    requested_by=requester,
+
+        def items(db_now: datetime) -> list[NewRequest]:
+            # Deadlines count from the database's time the lease was confirmed at (read by
+            # the fencing statement itself), or from the test's fake clock.
+            now = self.fake_clock() if self.fake_clock is not None else db_now
+            made: list[NewRequest] = []
+            for interrupt in interrupts:
+                made.extend(_items_for(interrupt, now, requester))
+            if not interrupts and next_nodes:
+                # A breakpoint pauses someone's action too: it records whose, so separation of
+                # duties (`self_approval: false`) applies to `continue` as to any approval.
+                marker = f"breakpoint:{run.id}"
+                made.append(
+                    NewRequest(
+                        kind="breakpoint",
+                        interrupt_id=marker,
+                        description=f"Paused before {list(next_nodes)}",
+                        summary=one_line(f"Paused before {', '.join(map(str, next_nodes))}", MAX_SUMMARY),
+                        # so the continue run works for the same person, not for whoever continued
+                        requested_by=requester,
+                    )
                 )
-            )
+            return made
+
         # A turn's other calls pause again each time one of them is resumed: their items are
         # announced once, when first recorded. A run recovering from a crash announces them
         # all again (it may have died between recording and announcing).

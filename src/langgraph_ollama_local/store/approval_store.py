@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -35,7 +35,7 @@ from langgraph_ollama_local.store.audit import (
 )
 from langgraph_ollama_local.store.clock import at_or_db_now, read_db_now
 from langgraph_ollama_local.store.database import create_engine_for, migrate
-from langgraph_ollama_local.store.lease import LeaseFence, require_lease
+from langgraph_ollama_local.store.lease import LeaseFence, require_lease_at
 from langgraph_ollama_local.store.schema import approval_requests, audit_log, notifications, runs, threads
 
 
@@ -566,7 +566,7 @@ class ApprovalStore:
         self,
         thread_id: str,
         run_id: str | None,
-        items: Sequence[NewRequest],
+        items: Sequence[NewRequest] | Callable[[datetime], Sequence[NewRequest]],
         *,
         actor: str = "system",
         fence: LeaseFence | None = None,
@@ -578,12 +578,17 @@ class ApprovalStore:
         is raised again, as a turn's other calls are while one is resumed, is not new).
         With a `fence` (the run's lease), only while the database confirms it, in the same
         transaction (`FencedOffError` otherwise): a worker that was taken over records nothing.
+        `items` may be a function of the database's time (when the deadlines are measured
+        from): it is called with the time the lease was confirmed at, so the pause reads
+        the clock once, in the fencing statement.
         """
         created: list[ApprovalRequest] = []
         async with self.engine.begin() as conn:
-            await require_lease(conn, fence, "recording the pause's inbox items")
-            now = await read_db_now(conn)
-            for item in items:
+            if fence is not None:
+                now = await require_lease_at(conn, fence, "recording the pause's inbox items")
+            else:
+                now = await read_db_now(conn)
+            for item in items(now) if callable(items) else items:
                 if item.interrupt_id is not None:
                     existing = (
                         await conn.execute(
