@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -733,45 +733,48 @@ class ApprovalStore:
         `DeadlinePassedError` says so; the caller applies the deadline's policy.
         """
         async with self.engine.begin() as conn:
-            now = now or await read_db_now(conn)
+            # One statement decides, stamps the time and reads the row back: the database's
+            # clock (or the given `now`) is evaluated once, for the deadline and `decided_at`.
+            clock = at_or_db_now(conn.dialect.name, now)
             conditions = [approval_requests.c.id == request_id, approval_requests.c.status == "pending"]
             if enforce_deadline:
                 conditions.append(
-                    or_(approval_requests.c.deadline.is_(None), approval_requests.c.deadline > now)
+                    or_(approval_requests.c.deadline.is_(None), approval_requests.c.deadline > clock)
                 )
-            result = await conn.execute(
-                update(approval_requests)
-                .where(*conditions)
-                .values(
-                    status=status,
-                    decided_at=now,
-                    decided_by=actor,
-                    decision=decision,
-                    edited_args=edited_args,
-                    reason=reason,
+            row = (
+                await conn.execute(
+                    update(approval_requests)
+                    .where(*conditions)
+                    .values(
+                        status=status,
+                        decided_at=clock,
+                        decided_by=actor,
+                        decision=decision,
+                        edited_args=edited_args,
+                        reason=reason,
+                    )
+                    .returning(*approval_requests.c)
                 )
-            )
-            if result.rowcount != 1:
-                row = (
+            ).first()
+            if row is None:
+                found = (
                     await conn.execute(select(approval_requests).where(approval_requests.c.id == request_id))
                 ).first()
-                if row is None:
+                if found is None:
                     raise NotFoundError(f"approval {request_id} does not exist")
-                raise refusal(_to_request(row))  # pending: only the deadline stopped the update
-            row = (
-                await conn.execute(select(approval_requests).where(approval_requests.c.id == request_id))
-            ).one()
+                raise refusal(_to_request(found))  # pending: only the deadline stopped the update
+            decided = _to_request(row)
             await append_audit(
                 conn,
                 actor=actor,
                 action=audit_action,
                 subject_type="approval",
                 subject_id=request_id,
-                thread_id=row.thread_id,
+                thread_id=decided.thread_id,
                 data={"status": status, "decision": decision, "reason": reason},
-                at=now,
+                at=decided.decided_at,
             )
-        return replace(_to_request(row))
+        return decided
 
     async def cancel_pending_for_thread(self, thread_id: str, *, actor: str, reason: str) -> int:
         async with self.engine.begin() as conn:
