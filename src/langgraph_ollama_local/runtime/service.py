@@ -240,7 +240,7 @@ class ServiceRuntime:
         self.fake_clock: Callable[[], datetime] | None = clock
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._wake = asyncio.Event()
+        self._wake = _Doorbell(max(1, settings.workers))
         self._calls = _RunningCalls()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -280,7 +280,7 @@ class ServiceRuntime:
         this process's runs so other workers continue them at once."""
         grace = self.settings.stop_grace_seconds if grace_seconds is None else grace_seconds
         self._calls.stopping = True
-        self._wake.set()
+        self._wake.ring_all()
         if not await self._calls.settled(grace):
             log.warning("stopping with tool calls still running after %.0fs: %s", grace, self._calls.keys)
         for task in self._tasks:
@@ -332,8 +332,8 @@ class ServiceRuntime:
             request = await self.store.get(str(event.pop("approval_ref")))
             self.events.deliver({**event, "approval": _public(request)})
 
-    def _remote_run(self, _run_id: str) -> None:
-        self._wake.set()
+    def _remote_run(self, run_id: str) -> None:
+        self._wake.ring(run_id, remote=True)
 
     # -- runs ----------------------------------------------------------------------------
 
@@ -390,8 +390,8 @@ class ServiceRuntime:
     ) -> Run:
         run, new = await self.queue.enqueue(thread_id, run_input, actor=actor, resume_key=resume_key)
         if new:
+            self._wake.ring(run.id)  # before anything awaits: its NOTIFY echo is then known
             await self.emit("run.queued", run_id=run.id, thread_id=thread_id)
-            self._wake.set()
         return run
 
     async def wait_run(self, run_id: str, wait_seconds: float | None = None) -> Run:
@@ -453,7 +453,6 @@ class ServiceRuntime:
 
     async def _worker(self) -> None:
         while not self._calls.stopping:
-            self._wake.clear()  # before looking, so a wake-up during the claim is not lost
             try:
                 run = await self.queue.claim(self.worker_id, self.settings.lease_seconds)
             except Exception as exc:  # the database is away: try again shortly
@@ -464,9 +463,7 @@ class ServiceRuntime:
                 await asyncio.sleep(self.settings.poll_seconds)
                 continue
             if run is None:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.poll_seconds):
-                        await self._wake.wait()
+                await self._wake.wait(self.settings.poll_seconds)
                 continue
             try:
                 await self._execute(run)
@@ -933,7 +930,7 @@ class ServiceRuntime:
                     "run %s had failed on a storage error (%s); queued again", failed.id, failed.error
                 )
                 queued += 1
-                self._wake.set()
+                self._wake.ring(failed.id)
         for run in await self.queue.paused_with_nothing_pending():
             state = await self.graph.aget_state(self.config(run.thread_id))
             markers = [i.id for i in state.interrupts] or ([f"breakpoint:{run.id}"] if state.next else [])
@@ -946,12 +943,12 @@ class ServiceRuntime:
                     continue
                 if items[0].requested_by:
                     resume["requester"] = items[0].requested_by
-                _, new = await self.queue.enqueue(
+                resumed, new = await self.queue.enqueue(
                     run.thread_id, resume, actor=SYSTEM, resume_key=interrupt_id
                 )
                 if new:
                     queued += 1
-                    self._wake.set()
+                    self._wake.ring(resumed.id)
         return queued
 
     recover = reconcile  # the name older callers use
@@ -968,6 +965,50 @@ class ServiceRuntime:
             if isinstance(message, AIMessage) and not message.tool_calls:
                 return str(message.content)
         return ""
+
+
+class _Doorbell:
+    """Wakes one idle worker per run queued, not all of them.
+
+    Each ring leaves a token (at most one per worker is kept); a worker that found nothing
+    to claim waits for a token, or for its poll. A ring while every worker is busy or in
+    the middle of a claim keeps its token, so the next worker to wait looks once more: no
+    wake-up is lost. (An `asyncio.Event` woke every worker per run: all of them raced
+    for it with a claim, the losers' a read, an UPDATE that matched nothing and a commit.)
+
+    On PostgreSQL a run queued here also comes back as this process's own NOTIFY; that
+    echo is dropped for runs this process rang for already (the last `ECHOES` of them).
+    """
+
+    ECHOES = 256
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._tokens: asyncio.Queue[None] = asyncio.Queue(maxsize=workers)
+        self._rung: dict[str, None] = {}
+
+    def ring(self, run_id: str | None = None, *, remote: bool = False) -> None:
+        if run_id:
+            if remote and run_id in self._rung:
+                del self._rung[run_id]
+                return  # our own NOTIFY coming back: its ring was given when it was queued
+            if not remote:
+                self._rung[run_id] = None
+                while len(self._rung) > self.ECHOES:
+                    self._rung.pop(next(iter(self._rung)))
+        with contextlib.suppress(asyncio.QueueFull):
+            self._tokens.put_nowait(None)
+
+    def ring_all(self) -> None:
+        for _ in range(self.workers):
+            with contextlib.suppress(asyncio.QueueFull):
+                self._tokens.put_nowait(None)
+
+    async def wait(self, within: float) -> None:
+        """A token, or `within` seconds (then the worker polls the queue anyway)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self._tokens.get()
 
 
 class _RunningCalls:
