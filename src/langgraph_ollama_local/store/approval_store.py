@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, cast, false, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -146,6 +148,22 @@ def _to_request(row: Any) -> ApprovalRequest:
     data["allowed_decisions"] = tuple(data.get("allowed_decisions") or ())
     data["args"] = data.get("args") or {}
     return ApprovalRequest(**data)
+
+
+async def _insert_new_item(conn: AsyncConnection, row: dict[str, Any]) -> bool:
+    """Insert an inbox item unless its (interrupt id, action index) has one; True if inserted.
+
+    One statement (`INSERT … ON CONFLICT DO NOTHING RETURNING id`) instead of a read, then
+    an insert: the unique key `uq_hitl_request_interrupt_action` decides, which also holds
+    against a concurrent insert of the same item (the read could not see it)."""
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        dialect_insert(approval_requests)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["interrupt_id", "action_index"])
+        .returning(approval_requests.c.id)
+    )
+    return (await conn.execute(stmt)).first() is not None
 
 
 def _to_run(row: Any) -> Run:
@@ -589,19 +607,6 @@ class ApprovalStore:
             else:
                 now = await read_db_now(conn)
             for item in items(now) if callable(items) else items:
-                if item.interrupt_id is not None:
-                    existing = (
-                        await conn.execute(
-                            select(approval_requests).where(
-                                approval_requests.c.interrupt_id == item.interrupt_id,
-                                approval_requests.c.action_index == item.action_index,
-                            )
-                        )
-                    ).first()
-                    if existing is not None:
-                        if not only_new:
-                            created.append(_to_request(existing))
-                        continue
                 request = ApprovalRequest(
                     id=uuid.uuid4().hex,
                     thread_id=thread_id,
@@ -611,7 +616,22 @@ class ApprovalStore:
                 )
                 row = {k: v for k, v in request.__dict__.items()}
                 row["allowed_decisions"] = list(request.allowed_decisions)
-                await conn.execute(insert(approval_requests).values(**row, run_id=run_id))
+                if item.interrupt_id is None:
+                    await conn.execute(insert(approval_requests).values(**row, run_id=run_id))
+                elif not await _insert_new_item(conn, {**row, "run_id": run_id}):
+                    # Raised before (a turn's other call, a recovered run): that item and its
+                    # audit entry exist; nothing is written for it now.
+                    if not only_new:
+                        existing = (
+                            await conn.execute(
+                                select(approval_requests).where(
+                                    approval_requests.c.interrupt_id == item.interrupt_id,
+                                    approval_requests.c.action_index == item.action_index,
+                                )
+                            )
+                        ).one()
+                        created.append(_to_request(existing))
+                    continue
                 await append_audit(
                     conn,
                     actor=actor,
