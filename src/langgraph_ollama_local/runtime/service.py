@@ -723,19 +723,25 @@ class ServiceRuntime:
         principal: Principal | None = None,
         status_override: str | None = None,
         run_options: Mapping[str, Any] | None = None,
+        known: ApprovalRequest | None = None,
     ) -> ApprovalRequest:
         """Store a decision and resume when the interrupt is complete.
 
         People decide as a `principal` (authorization from the policy is checked here, so
         no adapter can forget it); only the service itself passes a bare system `actor`.
         `run_options` (stream modes, per-run breakpoints, …) go to the resume run it queues.
+        `known`: the request as the caller has just read it (`/approve`'s inbox page), which
+        spares reading it again. What is checked on it before the write (kind, role,
+        requester, earlier stages, allowed decisions, schema) never changes once recorded;
+        whether it is still pending and its deadline are decided by the store's conditional
+        UPDATE, whatever the copy says.
         """
         if principal is not None:
             actor = principal.user
         if actor is None or (principal is None and not actor.startswith(SYSTEM)):
             raise ValueError("decide() needs the authenticated principal (or a system actor)")
         try:
-            request = await self.store.get(request_id)
+            request = known if known is not None and known.id == request_id else await self.store.get(request_id)
         except Exception as exc:
             if is_transient(exc):
                 raise DatabaseUnavailableError(exc, decision_stored=False) from exc

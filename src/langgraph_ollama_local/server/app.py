@@ -323,13 +323,19 @@ def create_app(
         answer: dict[str, Any] = {"type": "approve"} if body.approved else {"type": "reject"}
         if not body.approved:
             answer["message"] = body.reason or "cancelled by user"
-        await decide_and_wait(runtime, page[0].id, answer, user, request)
+        await decide_and_wait(runtime, page[0].id, answer, user, request, known=page[0])
         return await thread_summary(runtime, body.thread_id)
 
     async def decide_and_wait(
-        runtime: ServiceRuntime, request_id: str, answer: Any, user: Principal, request: Request | None = None
+        runtime: ServiceRuntime,
+        request_id: str,
+        answer: Any,
+        user: Principal,
+        request: Request | None = None,
+        *,
+        known: ApprovalRequest | None = None,
     ) -> None:
-        decided = await runtime.decide(request_id, answer, principal=user)
+        decided = await runtime.decide(request_id, answer, principal=user, known=known)
         if request is not None:
             mark_decision_stored(request)
         # Subscribed before the runs are read: an end published after that read is caught.
@@ -419,7 +425,7 @@ def create_app(
                     )
                     try:
                         security.check_decision_rate(user)
-                        await decide_and_wait(runtime, page[0].id, answer, user)
+                        await decide_and_wait(runtime, page[0].id, answer, user, known=page[0])
                     except DecisionForbiddenError as exc:
                         await record_denial(websocket, AuthError.forbidden(exc.denied, user))
                         await websocket.send_json({"type": "error", "content": exc.denied.reason})
