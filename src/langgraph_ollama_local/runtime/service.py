@@ -41,6 +41,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Interrupt, StreamMode
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from langgraph_ollama_local.agent.ledger import LEDGER_CONFIG_KEY, FencedOffError
 from langgraph_ollama_local.approvals.decisions import parse_decision
@@ -64,6 +65,7 @@ from langgraph_ollama_local.store.approval_store import (
     Run,
     refusal,
 )
+from langgraph_ollama_local.store.audit import NewAuditEntry
 from langgraph_ollama_local.store.checkpointer import order_after
 from langgraph_ollama_local.store.faults import DatabaseUnavailableError, is_transient, is_transient_text
 from langgraph_ollama_local.store.lease import LeaseFence
@@ -757,6 +759,33 @@ class ServiceRuntime:
         if decision["type"] == "cancel":
             status = "cancelled"
         by_deadline = actor == DEADLINE_ACTOR
+        queued: list[Run] = []
+        siblings_pending = False
+
+        async def resume_in_decision(conn: AsyncConnection, decided: ApprovalRequest) -> list[NewAuditEntry]:
+            # One transaction per decision: the resume is queued with it when this decision
+            # completes its interrupt (reading the interrupt's items inside the transaction).
+            nonlocal siblings_pending
+            if decided.interrupt_id is None:
+                return []
+            items = await self.store.pending_for_interrupt(decided.interrupt_id, conn=conn)
+            if any(i.is_pending for i in items):
+                # A sibling is pending as this transaction sees it. On PostgreSQL a sibling's
+                # decision committing meanwhile is not seen here: looked at again after commit.
+                siblings_pending = True
+                return []
+            resume = self._resume_of(decided, items, run_options)
+            if resume is None:
+                return []
+            made = await self.queue.enqueue_in(
+                conn, decided.thread_id, resume, actor=actor, resume_key=decided.interrupt_id
+            )
+            if made is None:
+                return []  # queued already (keyed by the interrupt)
+            run, entry = made
+            queued.append(run)
+            return [entry]
+
         try:
             decided = await self.store.decide(
                 request_id,
@@ -769,6 +798,7 @@ class ServiceRuntime:
                 reason=decision.get("message") if decision["type"] in ("reject", "escalate") else None,
                 enforce_deadline=not by_deadline,
                 now=self.fake_clock() if self.fake_clock else None,
+                then=resume_in_decision,
             )
         except DeadlinePassedError as late:
             if by_deadline:
@@ -786,7 +816,11 @@ class ServiceRuntime:
             await self.emit("approval.decided", approval=_public(decided))
             if not by_deadline:  # the deadline's own outcome is notified as expired / escalated
                 await self.notifier.notify("approval.decided", decided)
-            await self._resume_if_complete(decided, actor, run_options)
+            for run in queued:  # committed with the decision
+                self._wake.ring(run.id)
+                await self.emit("run.queued", run_id=run.id, thread_id=run.thread_id)
+            if siblings_pending:
+                await self._resume_if_complete(decided, actor, run_options)
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -802,16 +836,25 @@ class ServiceRuntime:
         siblings = await self.store.pending_for_interrupt(decided.interrupt_id)
         if any(s.is_pending for s in siblings):
             return  # a batched interrupt resumes once every action is decided
-        resume = self._resume_value(siblings)
+        resume = self._resume_of(decided, siblings, run_options)
         if resume is None:
             return
-        if decided.requested_by:
-            resume["requester"] = decided.requested_by
-        options = {k: v for k, v in (run_options or {}).items() if k in GRAPH_RUN_KEYS and k != "command"}
-        resume = {**options, **resume}
         # Keyed by the interrupt: two processes that both see the last decision land (or the
         # reconciler after a crash) queue one resume between them.
         await self._enqueue(decided.thread_id, resume, actor, resume_key=decided.interrupt_id)
+
+    @classmethod
+    def _resume_of(
+        cls, decided: ApprovalRequest, items: list[ApprovalRequest], run_options: Mapping[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """The resume run's input once every item of the interrupt is decided (None: no resume)."""
+        resume = cls._resume_value(items)
+        if resume is None:
+            return None
+        if decided.requested_by:
+            resume["requester"] = decided.requested_by
+        options = {k: v for k, v in (run_options or {}).items() if k in GRAPH_RUN_KEYS and k != "command"}
+        return {**options, **resume}
 
     @staticmethod
     def _resume_value(items: list[ApprovalRequest]) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -29,7 +29,9 @@ from langgraph_ollama_local.store.audit import (
     Anchor,
     AuditEntry,
     AuditReport,
+    NewAuditEntry,
     append_audit,
+    append_audit_entries,
     as_utc,
     head_of,
     use_audit_key,
@@ -601,6 +603,7 @@ class ApprovalStore:
         the clock once, in the fencing statement.
         """
         created: list[ApprovalRequest] = []
+        audited: list[NewAuditEntry] = []
         async with self.engine.begin() as conn:
             if fence is not None:
                 now = await require_lease_at(conn, fence, "recording the pause's inbox items")
@@ -632,24 +635,28 @@ class ApprovalStore:
                         ).one()
                         created.append(_to_request(existing))
                     continue
-                await append_audit(
-                    conn,
-                    actor=actor,
-                    action="approval.requested",
-                    subject_type="approval",
-                    subject_id=request.id,
-                    thread_id=thread_id,
-                    data={
-                        "kind": request.kind,
-                        "tool": request.tool,
-                        "args": request.args,
-                        "digest": request.digest,
-                        "stage": request.stage,
-                        "role": request.required_role,
-                        "deadline": request.deadline.isoformat() if request.deadline else None,
-                    },
+                audited.append(
+                    NewAuditEntry(
+                        actor=actor,
+                        action="approval.requested",
+                        subject_type="approval",
+                        subject_id=request.id,
+                        thread_id=thread_id,
+                        data={
+                            "kind": request.kind,
+                            "tool": request.tool,
+                            "args": request.args,
+                            "digest": request.digest,
+                            "stage": request.stage,
+                            "role": request.required_role,
+                            "deadline": request.deadline.isoformat() if request.deadline else None,
+                        },
+                    )
                 )
                 created.append(request)
+            # One entry per item created here, in the items' order; the chain's head is
+            # locked and written once for all of them.
+            await append_audit_entries(conn, audited)
         return created
 
     async def get(self, request_id: str) -> ApprovalRequest:
@@ -707,14 +714,20 @@ class ApprovalStore:
             total = await conn.scalar(select(func.count()).select_from(counted.subquery()))
             return page, int(total or 0)
 
-    async def pending_for_interrupt(self, interrupt_id: str) -> list[ApprovalRequest]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(approval_requests)
-                .where(approval_requests.c.interrupt_id == interrupt_id)
-                .order_by(approval_requests.c.action_index)
-            )
-            return [_to_request(r) for r in rows]
+    async def pending_for_interrupt(
+        self, interrupt_id: str, *, conn: AsyncConnection | None = None
+    ) -> list[ApprovalRequest]:
+        """Every item of an interrupt (decided or not), by action index; with `conn`, read
+        inside that transaction."""
+        stmt = (
+            select(approval_requests)
+            .where(approval_requests.c.interrupt_id == interrupt_id)
+            .order_by(approval_requests.c.action_index)
+        )
+        if conn is not None:
+            return [_to_request(r) for r in await conn.execute(stmt)]
+        async with self.engine.connect() as own:
+            return [_to_request(r) for r in await own.execute(stmt)]
 
     async def db_now(self) -> datetime:
         """The database's current time: the clock deadlines and leases are measured on."""
@@ -745,12 +758,17 @@ class ApprovalStore:
         audit_action: str = "approval.decided",
         enforce_deadline: bool = True,
         now: datetime | None = None,
+        then: Callable[[AsyncConnection, ApprovalRequest], Awaitable[Sequence[NewAuditEntry]]] | None = None,
     ) -> ApprovalRequest:
         """Move a pending request to `status`, once. Decision and audit entry commit together.
 
         With `enforce_deadline` (everyone but the deadline's own resolution), a request past
         its deadline at `now` (default: the database's clock) is not changed and
         `DeadlinePassedError` says so; the caller applies the deadline's policy.
+
+        `then(conn, decided)` runs inside the same transaction once the decision is made
+        (the service queues the resume there) and returns the audit entries of what it
+        wrote; they follow the decision's entry in the chain, the head written once.
         """
         async with self.engine.begin() as conn:
             # One statement decides, stamps the time and reads the row back: the database's
@@ -784,8 +802,7 @@ class ApprovalStore:
                     raise NotFoundError(f"approval {request_id} does not exist")
                 raise refusal(_to_request(found))  # pending: only the deadline stopped the update
             decided = _to_request(row)
-            await append_audit(
-                conn,
+            entry = NewAuditEntry(
                 actor=actor,
                 action=audit_action,
                 subject_type="approval",
@@ -794,6 +811,8 @@ class ApprovalStore:
                 data={"status": status, "decision": decision, "reason": reason},
                 at=decided.decided_at,
             )
+            following = await then(conn, decided) if then is not None else ()
+            await append_audit_entries(conn, [entry, *following])
         return decided
 
     async def cancel_pending_for_thread(self, thread_id: str, *, actor: str, reason: str) -> int:

@@ -31,12 +31,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from langgraph_ollama_local.store.approval_store import Run, _to_run, utcnow
-from langgraph_ollama_local.store.audit import append_audit, as_utc
+from langgraph_ollama_local.store.audit import NewAuditEntry, append_audit, as_utc
 from langgraph_ollama_local.store.clock import at_or_db_now
 from langgraph_ollama_local.store.lease import LeaseFence, confirm_lease, held_by
 from langgraph_ollama_local.store.schema import approval_requests, runs
@@ -108,6 +110,49 @@ class RunQueue:
                 raise
             return _to_run(found), False
         return run, True
+
+    async def enqueue_in(
+        self,
+        conn: AsyncConnection,
+        thread_id: str,
+        run_input: Any,
+        *,
+        actor: str,
+        resume_key: str | None = None,
+    ) -> tuple[Run, NewAuditEntry] | None:
+        """`enqueue` inside the caller's transaction (a decision's, which queues its resume):
+        the run row and its wake-up; returns the run and its `run.created` entry, which the
+        caller appends with its own (`append_audit_entries`). None when a run with this
+        `resume_key` exists already: nothing is written, and the caller's transaction is
+        not broken by the conflict (`ON CONFLICT DO NOTHING`)."""
+        run = Run(
+            id=uuid.uuid4().hex,
+            thread_id=thread_id,
+            status="queued",
+            input=run_input,
+            created_at=utcnow(),
+            created_by=actor,
+            resume_key=resume_key,
+        )
+        row = {**run.__dict__, "created_at": self._clock()}  # queue order: the database's clock
+        dialect_insert = pg_insert if self.is_postgres else sqlite_insert
+        stmt = dialect_insert(runs).values(**row)
+        if resume_key is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["resume_key"])
+        created = (await conn.execute(stmt.returning(runs.c.created_at))).first()
+        if created is None:
+            return None
+        run = _created_at(run, created.created_at)
+        await self._announce(conn, run.id)
+        entry = NewAuditEntry(
+            actor=actor,
+            action="run.created",
+            subject_type="run",
+            subject_id=run.id,
+            thread_id=thread_id,
+            data={"input": run_input},
+        )
+        return run, entry
 
     async def _announce(self, conn: AsyncConnection, run_id: str) -> None:
         if self.is_postgres:
