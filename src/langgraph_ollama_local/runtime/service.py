@@ -743,7 +743,10 @@ class ServiceRuntime:
         if actor is None or (principal is None and not actor.startswith(SYSTEM)):
             raise ValueError("decide() needs the authenticated principal (or a system actor)")
         try:
-            request = known if known is not None and known.id == request_id else await self.store.get(request_id)
+            if known is not None and known.id == request_id:
+                request = known
+            else:
+                request = await self.store.get(request_id)
         except Exception as exc:
             if is_transient(exc):
                 raise DatabaseUnavailableError(exc, decision_stored=False) from exc
