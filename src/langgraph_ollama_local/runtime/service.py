@@ -349,19 +349,41 @@ class ServiceRuntime:
             actor = principal.user
         if actor is None:
             raise ValueError("submit_message() needs the authenticated principal (or an actor)")
-        owner = await self.store.ensure_thread(thread_id, actor=actor)
-        if principal is not None:
-            facts = ThreadFacts(thread_id, exists=True, owner=owner)
-            denied = can_write_thread(principal, facts, self.settings.access)
-            if denied is not None:
-                raise ThreadForbiddenError(denied, principal)
-        pending = await self._pending_in(thread_id)
-        if pending is not None:
-            raise ThreadBusyError(pending)
-        return await self._enqueue(thread_id, {"kind": "message", "message": message}, actor)
+        poster = actor
+        queued: list[Run] = []
 
-    async def _pending_in(self, thread_id: str) -> ApprovalRequest | None:
-        page, _ = await self.store.inbox(InboxQuery(thread_id=thread_id, limit=1, count_limit=0))
+        async def enqueue_after_checks(conn: AsyncConnection, owner: str) -> list[NewAuditEntry]:
+            # In the transaction that creates the thread row (if new): whose thread it is is
+            # checked after that row exists, so no race can move it; a refusal writes nothing.
+            if principal is not None:
+                facts = ThreadFacts(thread_id, exists=True, owner=owner)
+                denied = can_write_thread(principal, facts, self.settings.access)
+                if denied is not None:
+                    raise ThreadForbiddenError(denied, principal)
+            pending = await self._pending_in(thread_id, conn=conn)
+            if pending is not None:
+                raise ThreadBusyError(pending)
+            spec = {"kind": "message", "message": message}
+            made = await self.queue.enqueue_in(conn, thread_id, spec, actor=poster)
+            if made is None:  # pragma: no cover - only a resume key can conflict
+                raise RuntimeError(f"the run for a message in thread {thread_id!r} was not queued")
+            run, entry = made
+            queued.append(run)
+            return [entry]
+
+        # One transaction: the thread row, the ownership and pending checks, the run, and
+        # their audit entries (was two transactions, each locking the audit head).
+        await self.store.post_to_thread(thread_id, actor=actor, then=enqueue_after_checks)
+        (run,) = queued
+        self._wake.ring(run.id)
+        await self.emit("run.queued", run_id=run.id, thread_id=thread_id)
+        return run
+
+    async def _pending_in(
+        self, thread_id: str, conn: AsyncConnection | None = None
+    ) -> ApprovalRequest | None:
+        query = InboxQuery(thread_id=thread_id, limit=1, count_limit=0)
+        page, _ = await self.store.inbox(query, conn=conn)
         return page[0] if page else None
 
     async def submit_graph_run(self, thread_id: str, spec: Mapping[str, Any], *, actor: str) -> Run:

@@ -402,6 +402,53 @@ class ApprovalStore:
                 raise
             return facts.owner
 
+    async def post_to_thread(
+        self,
+        thread_id: str,
+        *,
+        actor: str,
+        then: Callable[[AsyncConnection, str], Awaitable[Sequence[NewAuditEntry]]],
+    ) -> str:
+        """`ensure_thread` and what is posted into the thread, in one transaction.
+
+        The thread row is created, owned by `actor`, if missing (of two creating it at once,
+        `ON CONFLICT DO NOTHING` lets one win and the other reads the winner); then
+        `then(conn, owner)` runs in the same transaction: it may refuse by raising (nothing
+        is written then, not even a new thread row) or write and return its audit entries,
+        which follow `thread.created` in the chain (the head written once). Returns the owner.
+        """
+        async with self.engine.begin() as conn:
+            entries: list[NewAuditEntry] = []
+            owner_of = select(threads.c.owner, threads.c.created_by).where(threads.c.id == thread_id)
+            row = (await conn.execute(owner_of)).first()
+            if row is None:
+                dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+                created = (
+                    await conn.execute(
+                        dialect_insert(threads)
+                        .values(id=thread_id, created_at=utcnow(), created_by=actor, owner=actor)
+                        .on_conflict_do_nothing(index_elements=["id"])
+                        .returning(threads.c.id)
+                    )
+                ).first()
+                if created is not None:
+                    entries.append(
+                        NewAuditEntry(
+                            actor=actor,
+                            action="thread.created",
+                            subject_type="thread",
+                            subject_id=thread_id,
+                            thread_id=thread_id,
+                            data={"owner": actor},
+                        )
+                    )
+                else:  # created meanwhile by someone else: it is theirs
+                    row = (await conn.execute(owner_of)).one()
+            owner = actor if row is None else str(row.owner or row.created_by or actor)
+            entries.extend(await then(conn, owner))
+            await append_audit_entries(conn, entries)
+        return owner
+
     async def search_threads(self, query: ThreadQuery) -> list[ThreadRow]:
         """Threads with the status of their latest run, newest first (LangGraph's threads.search).
 
@@ -692,27 +739,35 @@ class ApprovalStore:
             stmt = stmt.where(decidable_by(query.decider))
         return stmt
 
-    async def inbox(self, query: InboxQuery = InboxQuery()) -> tuple[list[ApprovalRequest], int]:
+    async def inbox(
+        self, query: InboxQuery = InboxQuery(), *, conn: AsyncConnection | None = None
+    ) -> tuple[list[ApprovalRequest], int]:
         """Inbox page ordered by deadline (soonest first, none last), then age; and the total.
 
         The total counts at most `query.count_limit` rows (0: not counted, returns 0).
+        With `conn`, read inside that transaction.
         """
+        if conn is not None:
+            return await self._inbox(conn, query)
+        async with self.engine.connect() as own:
+            return await self._inbox(own, query)
+
+    async def _inbox(self, conn: AsyncConnection, query: InboxQuery) -> tuple[list[ApprovalRequest], int]:
         stmt = self._inbox_select(query)
         order = (
             approval_requests.c.deadline.is_(None),
             approval_requests.c.deadline,
             approval_requests.c.created_at,
         )
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(stmt.order_by(*order).limit(query.limit).offset(query.offset))
-            page = [_to_request(r) for r in rows]
-            if query.count_limit == 0:
-                return page, 0
-            counted = stmt.with_only_columns(approval_requests.c.id)
-            if query.count_limit is not None:
-                counted = counted.limit(query.count_limit)
-            total = await conn.scalar(select(func.count()).select_from(counted.subquery()))
-            return page, int(total or 0)
+        rows = await conn.execute(stmt.order_by(*order).limit(query.limit).offset(query.offset))
+        page = [_to_request(r) for r in rows]
+        if query.count_limit == 0:
+            return page, 0
+        counted = stmt.with_only_columns(approval_requests.c.id)
+        if query.count_limit is not None:
+            counted = counted.limit(query.count_limit)
+        total = await conn.scalar(select(func.count()).select_from(counted.subquery()))
+        return page, int(total or 0)
 
     async def pending_for_interrupt(
         self, interrupt_id: str, *, conn: AsyncConnection | None = None
