@@ -17,8 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, cast, false, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -40,7 +38,14 @@ from langgraph_ollama_local.store.audit import (
 from langgraph_ollama_local.store.clock import at_or_db_now, read_db_now
 from langgraph_ollama_local.store.database import create_engine_for, migrate
 from langgraph_ollama_local.store.lease import LeaseFence, require_lease_at
-from langgraph_ollama_local.store.schema import approval_requests, audit_log, notifications, runs, threads
+from langgraph_ollama_local.store.schema import (
+    approval_requests,
+    audit_log,
+    insert_unless_exists,
+    notifications,
+    runs,
+    threads,
+)
 
 
 class StoreError(Exception):
@@ -158,14 +163,8 @@ async def _insert_new_item(conn: AsyncConnection, row: dict[str, Any]) -> bool:
     One statement (`INSERT … ON CONFLICT DO NOTHING RETURNING id`) instead of a read, then
     an insert: the unique key `uq_hitl_request_interrupt_action` decides, which also holds
     against a concurrent insert of the same item (the read could not see it)."""
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        dialect_insert(approval_requests)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["interrupt_id", "action_index"])
-        .returning(approval_requests.c.id)
-    )
-    return (await conn.execute(stmt)).first() is not None
+    stmt = insert_unless_exists(conn.dialect.name, approval_requests, ("interrupt_id", "action_index"), row)
+    return (await conn.execute(stmt.returning(approval_requests.c.id))).first() is not None
 
 
 def _to_run(row: Any) -> Run:
@@ -422,15 +421,9 @@ class ApprovalStore:
             owner_of = select(threads.c.owner, threads.c.created_by).where(threads.c.id == thread_id)
             row = (await conn.execute(owner_of)).first()
             if row is None:
-                dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-                created = (
-                    await conn.execute(
-                        dialect_insert(threads)
-                        .values(id=thread_id, created_at=utcnow(), created_by=actor, owner=actor)
-                        .on_conflict_do_nothing(index_elements=["id"])
-                        .returning(threads.c.id)
-                    )
-                ).first()
+                new = {"id": thread_id, "created_at": utcnow(), "created_by": actor, "owner": actor}
+                insert_thread = insert_unless_exists(conn.dialect.name, threads, ("id",), new)
+                created = (await conn.execute(insert_thread.returning(threads.c.id))).first()
                 if created is not None:
                     entries.append(
                         NewAuditEntry(

@@ -31,8 +31,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
@@ -41,7 +39,7 @@ from langgraph_ollama_local.store.approval_store import Run, _to_run, utcnow
 from langgraph_ollama_local.store.audit import NewAuditEntry, append_audit, as_utc
 from langgraph_ollama_local.store.clock import at_or_db_now
 from langgraph_ollama_local.store.lease import LeaseFence, confirm_lease, held_by
-from langgraph_ollama_local.store.schema import approval_requests, runs
+from langgraph_ollama_local.store.schema import approval_requests, insert_unless_exists, runs
 
 RUNS_CHANNEL = "hitl_runs"
 ACTIVE = ("queued", "running")
@@ -135,10 +133,11 @@ class RunQueue:
             resume_key=resume_key,
         )
         row = {**run.__dict__, "created_at": self._clock()}  # queue order: the database's clock
-        dialect_insert = pg_insert if self.is_postgres else sqlite_insert
-        stmt = dialect_insert(runs).values(**row)
-        if resume_key is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["resume_key"])
+        stmt = (
+            insert_unless_exists(conn.dialect.name, runs, ("resume_key",), row)
+            if resume_key is not None
+            else insert(runs).values(**row)
+        )
         created = (await conn.execute(stmt.returning(runs.c.created_at))).first()
         if created is None:
             return None
