@@ -476,9 +476,10 @@ class ServiceRuntime:
                 await asyncio.sleep(0.05)
 
     async def _worker(self) -> None:
+        rung = False  # woken by a run queued just now: claim it without a read first
         while not self._calls.stopping:
             try:
-                run = await self.queue.claim(self.worker_id, self.settings.lease_seconds)
+                run = await self.queue.claim(self.worker_id, self.settings.lease_seconds, probe=not rung)
             except Exception as exc:  # the database is away: try again shortly
                 if not is_transient(exc):
                     log.exception("could not take a run from the queue")
@@ -486,8 +487,9 @@ class ServiceRuntime:
                     log.warning("could not take a run from the queue (%s); retrying", _one_line(exc))
                 await asyncio.sleep(self.settings.poll_seconds)
                 continue
+            rung = False
             if run is None:
-                await self._wake.wait(self.settings.poll_seconds)
+                rung = await self._wake.wait(self.settings.poll_seconds)
                 continue
             try:
                 await self._execute(run)
@@ -1078,11 +1080,13 @@ class _Doorbell:
             with contextlib.suppress(asyncio.QueueFull):
                 self._tokens.put_nowait(None)
 
-    async def wait(self, within: float) -> None:
-        """A token, or `within` seconds (then the worker polls the queue anyway)."""
+    async def wait(self, within: float) -> bool:
+        """A token (True), or `within` seconds (False: the worker polls the queue anyway)."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(within):
                 await self._tokens.get()
+                return True
+        return False
 
 
 class _RunningCalls:

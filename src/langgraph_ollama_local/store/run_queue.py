@@ -159,10 +159,14 @@ class RunQueue:
                 text("SELECT pg_notify(:channel, :run_id)"), {"channel": RUNS_CHANNEL, "run_id": run_id}
             )
 
-    async def claim(self, worker_id: str, lease_seconds: float, now: datetime | None = None) -> Run | None:
+    async def claim(
+        self, worker_id: str, lease_seconds: float, now: datetime | None = None, *, probe: bool = True
+    ) -> Run | None:
         """Take the oldest runnable run for `worker_id`, or None when there is none.
 
         `now` replaces the database's clock (tests that fast-forward time); leave it None.
+        `probe=False` skips the plain read that answers "nothing to do" without a write: for
+        a worker woken because a run was just queued, which most likely finds one.
         """
         clock = self._clock(now)
         earlier = runs.alias("earlier")
@@ -183,9 +187,10 @@ class RunQueue:
         eligible = select(runs.c.id).where(runnable, ~blocked).order_by(runs.c.created_at, runs.c.id).limit(1)
         # Idle workers ask often (every wake-up, every poll, after every run): a plain read
         # answers "nothing to do" without taking SQLite's write lock or committing.
-        async with self.engine.connect() as conn:
-            if (await conn.execute(eligible)).first() is None:
-                return None
+        if probe:
+            async with self.engine.connect() as conn:
+                if (await conn.execute(eligible)).first() is None:
+                    return None
         candidate = eligible.with_for_update(skip_locked=True, of=runs).scalar_subquery()
         stmt = (
             update(runs)
