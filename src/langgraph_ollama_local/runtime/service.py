@@ -364,7 +364,8 @@ class ServiceRuntime:
             if pending is not None:
                 raise ThreadBusyError(pending)
             spec = {"kind": "message", "message": message}
-            made = await self.queue.enqueue_in(conn, thread_id, spec, actor=poster)
+            run_id = self._wake.expect()
+            made = await self.queue.enqueue_in(conn, thread_id, spec, actor=poster, run_id=run_id)
             if made is None:  # pragma: no cover - only a resume key can conflict
                 raise RuntimeError(f"the run for a message in thread {thread_id!r} was not queued")
             run, entry = made
@@ -412,9 +413,11 @@ class ServiceRuntime:
     async def _enqueue(
         self, thread_id: str, run_input: dict[str, Any], actor: str, *, resume_key: str | None = None
     ) -> Run:
-        run, new = await self.queue.enqueue(thread_id, run_input, actor=actor, resume_key=resume_key)
+        run, new = await self.queue.enqueue(
+            thread_id, run_input, actor=actor, resume_key=resume_key, run_id=self._wake.expect()
+        )
         if new:
-            self._wake.ring(run.id)  # before anything awaits: its NOTIFY echo is then known
+            self._wake.ring(run.id)
             await self.emit("run.queued", run_id=run.id, thread_id=thread_id)
         return run
 
@@ -805,7 +808,12 @@ class ServiceRuntime:
             if resume is None:
                 return []
             made = await self.queue.enqueue_in(
-                conn, decided.thread_id, resume, actor=actor, resume_key=decided.interrupt_id
+                conn,
+                decided.thread_id,
+                resume,
+                actor=actor,
+                resume_key=decided.interrupt_id,
+                run_id=self._wake.expect(),
             )
             if made is None:
                 return []  # queued already (keyed by the interrupt)
@@ -1020,7 +1028,7 @@ class ServiceRuntime:
                 if items[0].requested_by:
                     resume["requester"] = items[0].requested_by
                 resumed, new = await self.queue.enqueue(
-                    run.thread_id, resume, actor=SYSTEM, resume_key=interrupt_id
+                    run.thread_id, resume, actor=SYSTEM, resume_key=interrupt_id, run_id=self._wake.expect()
                 )
                 if new:
                     queued += 1
@@ -1052,8 +1060,9 @@ class _Doorbell:
     wake-up is lost. (An `asyncio.Event` woke every worker per run: all of them raced
     for it with a claim, the losers' a read, an UPDATE that matched nothing and a commit.)
 
-    On PostgreSQL a run queued here also comes back as this process's own NOTIFY; that
-    echo is dropped for runs this process rang for already (the last `ECHOES` of them).
+    On PostgreSQL a run queued here also comes back as this process's own NOTIFY, which
+    may arrive before the enqueue returns: a run's id is therefore made here (`expect`)
+    before it is inserted, and the echo of an expected id is dropped (the last `ECHOES`).
     """
 
     ECHOES = 256
@@ -1061,17 +1070,20 @@ class _Doorbell:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._tokens: asyncio.Queue[None] = asyncio.Queue(maxsize=workers)
-        self._rung: dict[str, None] = {}
+        self._expected: dict[str, None] = {}
+
+    def expect(self) -> str:
+        """The id for a run this process is about to queue: its NOTIFY echo wakes nobody."""
+        run_id = uuid.uuid4().hex
+        self._expected[run_id] = None
+        while len(self._expected) > self.ECHOES:
+            self._expected.pop(next(iter(self._expected)))
+        return run_id
 
     def ring(self, run_id: str | None = None, *, remote: bool = False) -> None:
-        if run_id:
-            if remote and run_id in self._rung:
-                del self._rung[run_id]
-                return  # our own NOTIFY coming back: its ring was given when it was queued
-            if not remote:
-                self._rung[run_id] = None
-                while len(self._rung) > self.ECHOES:
-                    self._rung.pop(next(iter(self._rung)))
+        if remote and run_id and run_id in self._expected:
+            del self._expected[run_id]
+            return  # our own NOTIFY coming back: this process rings for it itself
         with contextlib.suppress(asyncio.QueueFull):
             self._tokens.put_nowait(None)
 

@@ -72,11 +72,18 @@ class RunQueue:
         return at_or_db_now(self.engine.dialect.name, now, seconds)
 
     async def enqueue(
-        self, thread_id: str, run_input: Any, *, actor: str, resume_key: str | None = None
+        self,
+        thread_id: str,
+        run_input: Any,
+        *,
+        actor: str,
+        resume_key: str | None = None,
+        run_id: str | None = None,
     ) -> tuple[Run, bool]:
-        """(the run, True if new). With a `resume_key`, a second enqueue returns the first run."""
+        """(the run, True if new). With a `resume_key`, a second enqueue returns the first run.
+        `run_id`: the new run's id, when the caller needs it before the commit."""
         run = Run(
-            id=uuid.uuid4().hex,
+            id=run_id or uuid.uuid4().hex,
             thread_id=thread_id,
             status="queued",
             input=run_input,
@@ -117,6 +124,7 @@ class RunQueue:
         *,
         actor: str,
         resume_key: str | None = None,
+        run_id: str | None = None,
     ) -> tuple[Run, NewAuditEntry] | None:
         """`enqueue` inside the caller's transaction (a decision's, which queues its resume):
         the run row and its wake-up; returns the run and its `run.created` entry, which the
@@ -124,7 +132,7 @@ class RunQueue:
         `resume_key` exists already: nothing is written, and the caller's transaction is
         not broken by the conflict (`ON CONFLICT DO NOTHING`)."""
         run = Run(
-            id=uuid.uuid4().hex,
+            id=run_id or uuid.uuid4().hex,
             thread_id=thread_id,
             status="queued",
             input=run_input,
