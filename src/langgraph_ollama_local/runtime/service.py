@@ -41,6 +41,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Interrupt, StreamMode
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from langgraph_ollama_local.agent.ledger import LEDGER_CONFIG_KEY, FencedOffError
 from langgraph_ollama_local.approvals.decisions import parse_decision
@@ -64,6 +65,7 @@ from langgraph_ollama_local.store.approval_store import (
     Run,
     refusal,
 )
+from langgraph_ollama_local.store.audit import NewAuditEntry
 from langgraph_ollama_local.store.checkpointer import order_after
 from langgraph_ollama_local.store.faults import DatabaseUnavailableError, is_transient, is_transient_text
 from langgraph_ollama_local.store.lease import LeaseFence
@@ -240,7 +242,7 @@ class ServiceRuntime:
         self.fake_clock: Callable[[], datetime] | None = clock
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._wake = asyncio.Event()
+        self._wake = _Doorbell(max(1, settings.workers))
         self._calls = _RunningCalls()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -280,7 +282,7 @@ class ServiceRuntime:
         this process's runs so other workers continue them at once."""
         grace = self.settings.stop_grace_seconds if grace_seconds is None else grace_seconds
         self._calls.stopping = True
-        self._wake.set()
+        self._wake.ring_all()
         if not await self._calls.settled(grace):
             log.warning("stopping with tool calls still running after %.0fs: %s", grace, self._calls.keys)
         for task in self._tasks:
@@ -332,8 +334,8 @@ class ServiceRuntime:
             request = await self.store.get(str(event.pop("approval_ref")))
             self.events.deliver({**event, "approval": _public(request)})
 
-    def _remote_run(self, _run_id: str) -> None:
-        self._wake.set()
+    def _remote_run(self, run_id: str) -> None:
+        self._wake.ring(run_id, remote=True)
 
     # -- runs ----------------------------------------------------------------------------
 
@@ -347,19 +349,42 @@ class ServiceRuntime:
             actor = principal.user
         if actor is None:
             raise ValueError("submit_message() needs the authenticated principal (or an actor)")
-        owner = await self.store.ensure_thread(thread_id, actor=actor)
-        if principal is not None:
-            facts = ThreadFacts(thread_id, exists=True, owner=owner)
-            denied = can_write_thread(principal, facts, self.settings.access)
-            if denied is not None:
-                raise ThreadForbiddenError(denied, principal)
-        pending = await self._pending_in(thread_id)
-        if pending is not None:
-            raise ThreadBusyError(pending)
-        return await self._enqueue(thread_id, {"kind": "message", "message": message}, actor)
+        poster = actor
+        queued: list[Run] = []
 
-    async def _pending_in(self, thread_id: str) -> ApprovalRequest | None:
-        page, _ = await self.store.inbox(InboxQuery(thread_id=thread_id, limit=1, count_limit=0))
+        async def enqueue_after_checks(conn: AsyncConnection, owner: str) -> list[NewAuditEntry]:
+            # In the transaction that creates the thread row (if new): whose thread it is is
+            # checked after that row exists, so no race can move it; a refusal writes nothing.
+            if principal is not None:
+                facts = ThreadFacts(thread_id, exists=True, owner=owner)
+                denied = can_write_thread(principal, facts, self.settings.access)
+                if denied is not None:
+                    raise ThreadForbiddenError(denied, principal)
+            pending = await self._pending_in(thread_id, conn=conn)
+            if pending is not None:
+                raise ThreadBusyError(pending)
+            spec = {"kind": "message", "message": message}
+            run_id = self._wake.expect()
+            made = await self.queue.enqueue_in(conn, thread_id, spec, actor=poster, run_id=run_id)
+            if made is None:  # pragma: no cover - only a resume key can conflict
+                raise RuntimeError(f"the run for a message in thread {thread_id!r} was not queued")
+            run, entry = made
+            queued.append(run)
+            return [entry]
+
+        # One transaction: the thread row, the ownership and pending checks, the run, and
+        # their audit entries (was two transactions, each locking the audit head).
+        await self.store.post_to_thread(thread_id, actor=actor, then=enqueue_after_checks)
+        (run,) = queued
+        self._wake.ring(run.id)
+        await self.emit("run.queued", run_id=run.id, thread_id=thread_id)
+        return run
+
+    async def _pending_in(
+        self, thread_id: str, conn: AsyncConnection | None = None
+    ) -> ApprovalRequest | None:
+        query = InboxQuery(thread_id=thread_id, limit=1, count_limit=0)
+        page, _ = await self.store.inbox(query, conn=conn)
         return page[0] if page else None
 
     async def submit_graph_run(self, thread_id: str, spec: Mapping[str, Any], *, actor: str) -> Run:
@@ -388,31 +413,61 @@ class ServiceRuntime:
     async def _enqueue(
         self, thread_id: str, run_input: dict[str, Any], actor: str, *, resume_key: str | None = None
     ) -> Run:
-        run, new = await self.queue.enqueue(thread_id, run_input, actor=actor, resume_key=resume_key)
+        run, new = await self.queue.enqueue(
+            thread_id, run_input, actor=actor, resume_key=resume_key, run_id=self._wake.expect()
+        )
         if new:
+            self._wake.ring(run.id)
             await self.emit("run.queued", run_id=run.id, thread_id=thread_id)
-            self._wake.set()
         return run
 
     async def wait_run(self, run_id: str, wait_seconds: float | None = None) -> Run:
         """The run once it is no longer queued or running, or as it is after `wait_seconds`.
 
         Whichever process runs it, its end arrives as an event; the store is re-read every
-        second too, so a lost event only costs a second.
+        second too, so a lost event only costs a second. The run returned is read from the
+        store (its finish time, its error): see `wait_run_end` for callers that only wait.
         """
         async with self.events.subscribe() as queue:
             run = await self.store.get_run(run_id)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_seconds):
                     while run.status in ("queued", "running"):
-                        with contextlib.suppress(TimeoutError):
-                            async with asyncio.timeout(1.0):
-                                while True:
-                                    event = await queue.get()
-                                    if event.get("run_id") == run_id and event["type"] in _RUN_ENDS:
-                                        break
+                        await self._run_end_event(queue, run_id)
                         run = await self.store.get_run(run_id)
         return run
+
+    async def wait_run_end(self, run_id: str, wait_seconds: float | None = None) -> str:
+        """Wait like `wait_run` and return the run's status, without reading the run again
+        when its end event arrives: the event is published after the run's end committed
+        (`_execute`, `cancel_run`, or another process's, by NOTIFY after its commit). One
+        statement (the first read) instead of two for a caller that only waits (`/chat`)."""
+        async with self.events.subscribe() as queue:
+            return await self.wait_subscribed(queue, (await self.store.get_run(run_id)), wait_seconds)
+
+    async def wait_subscribed(
+        self, queue: asyncio.Queue[dict[str, Any]], run: Run, wait_seconds: float | None = None
+    ) -> str:
+        """`wait_run_end` for a caller already subscribed to the events before it read `run`
+        (so an end published after that read is in `queue`); returns the run's status."""
+        status = run.status
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_seconds):
+                while status in ("queued", "running"):
+                    ended = await self._run_end_event(queue, run.id)
+                    status = ended or (await self.store.get_run(run.id)).status
+        return status
+
+    @staticmethod
+    async def _run_end_event(queue: asyncio.Queue[dict[str, Any]], run_id: str) -> str | None:
+        """The status a run-end event of `run_id` names, or None after a second without one."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                while True:
+                    event = await queue.get()
+                    if event.get("run_id") == run_id and event["type"] in _RUN_ENDS:
+                        return str(event["type"]).removeprefix("run.")
+        return None
 
     async def idle(self, within: float = 60.0) -> None:
         """Wait until no run is queued or running (tests, graceful shutdown)."""
@@ -424,10 +479,10 @@ class ServiceRuntime:
                 await asyncio.sleep(0.05)
 
     async def _worker(self) -> None:
+        rung = False  # woken by a run queued just now: claim it without a read first
         while not self._calls.stopping:
-            self._wake.clear()  # before looking, so a wake-up during the claim is not lost
             try:
-                run = await self.queue.claim(self.worker_id, self.settings.lease_seconds)
+                run = await self.queue.claim(self.worker_id, self.settings.lease_seconds, probe=not rung)
             except Exception as exc:  # the database is away: try again shortly
                 if not is_transient(exc):
                     log.exception("could not take a run from the queue")
@@ -435,10 +490,9 @@ class ServiceRuntime:
                     log.warning("could not take a run from the queue (%s); retrying", _one_line(exc))
                 await asyncio.sleep(self.settings.poll_seconds)
                 continue
+            rung = False
             if run is None:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.poll_seconds):
-                        await self._wake.wait()
+                rung = await self._wake.wait(self.settings.poll_seconds)
                 continue
             try:
                 await self._execute(run)
@@ -616,25 +670,31 @@ class ServiceRuntime:
         next_nodes: tuple[str, ...],
         fence: LeaseFence | None = None,
     ) -> None:
-        now = await self.now()
         requester = _requester_of(run)
-        items: list[NewRequest] = []
-        for interrupt in interrupts:
-            items.extend(_items_for(interrupt, now, requester))
-        if not interrupts and next_nodes:
-            # A breakpoint pauses someone's action too: it records whose, so separation of
-            # duties (`self_approval: false`) applies to `continue` as to any approval.
-            marker = f"breakpoint:{run.id}"
-            items.append(
-                NewRequest(
-                    kind="breakpoint",
-                    interrupt_id=marker,
-                    description=f"Paused before {list(next_nodes)}",
-                    summary=one_line(f"Paused before {', '.join(map(str, next_nodes))}", MAX_SUMMARY),
-                    # so the continue run works for the same person, not for whoever continued
-                    requested_by=requester,
+
+        def items(db_now: datetime) -> list[NewRequest]:
+            # Deadlines count from the database's time the lease was confirmed at (read by
+            # the fencing statement itself), or from the test's fake clock.
+            now = self.fake_clock() if self.fake_clock is not None else db_now
+            made: list[NewRequest] = []
+            for interrupt in interrupts:
+                made.extend(_items_for(interrupt, now, requester))
+            if not interrupts and next_nodes:
+                # A breakpoint pauses someone's action too: it records whose, so separation of
+                # duties (`self_approval: false`) applies to `continue` as to any approval.
+                marker = f"breakpoint:{run.id}"
+                made.append(
+                    NewRequest(
+                        kind="breakpoint",
+                        interrupt_id=marker,
+                        description=f"Paused before {list(next_nodes)}",
+                        summary=one_line(f"Paused before {', '.join(map(str, next_nodes))}", MAX_SUMMARY),
+                        # so the continue run works for the same person, not for whoever continued
+                        requested_by=requester,
+                    )
                 )
-            )
+            return made
+
         # A turn's other calls pause again each time one of them is resumed: their items are
         # announced once, when first recorded. A run recovering from a crash announces them
         # all again (it may have died between recording and announcing).
@@ -692,19 +752,28 @@ class ServiceRuntime:
         principal: Principal | None = None,
         status_override: str | None = None,
         run_options: Mapping[str, Any] | None = None,
+        known: ApprovalRequest | None = None,
     ) -> ApprovalRequest:
         """Store a decision and resume when the interrupt is complete.
 
         People decide as a `principal` (authorization from the policy is checked here, so
         no adapter can forget it); only the service itself passes a bare system `actor`.
         `run_options` (stream modes, per-run breakpoints, …) go to the resume run it queues.
+        `known`: the request as the caller has just read it (`/approve`'s inbox page), which
+        spares reading it again. What is checked on it before the write (kind, role,
+        requester, earlier stages, allowed decisions, schema) never changes once recorded;
+        whether it is still pending and its deadline are decided by the store's conditional
+        UPDATE, whatever the copy says.
         """
         if principal is not None:
             actor = principal.user
         if actor is None or (principal is None and not actor.startswith(SYSTEM)):
             raise ValueError("decide() needs the authenticated principal (or a system actor)")
         try:
-            request = await self.store.get(request_id)
+            if known is not None and known.id == request_id:
+                request = known
+            else:
+                request = await self.store.get(request_id)
         except Exception as exc:
             if is_transient(exc):
                 raise DatabaseUnavailableError(exc, decision_stored=False) from exc
@@ -720,6 +789,38 @@ class ServiceRuntime:
         if decision["type"] == "cancel":
             status = "cancelled"
         by_deadline = actor == DEADLINE_ACTOR
+        queued: list[Run] = []
+        siblings_pending = False
+
+        async def resume_in_decision(conn: AsyncConnection, decided: ApprovalRequest) -> list[NewAuditEntry]:
+            # One transaction per decision: the resume is queued with it when this decision
+            # completes its interrupt (reading the interrupt's items inside the transaction).
+            nonlocal siblings_pending
+            if decided.interrupt_id is None:
+                return []
+            items = await self.store.pending_for_interrupt(decided.interrupt_id, conn=conn)
+            if any(i.is_pending for i in items):
+                # A sibling is pending as this transaction sees it. On PostgreSQL a sibling's
+                # decision committing meanwhile is not seen here: looked at again after commit.
+                siblings_pending = True
+                return []
+            resume = self._resume_of(decided, items, run_options)
+            if resume is None:
+                return []
+            made = await self.queue.enqueue_in(
+                conn,
+                decided.thread_id,
+                resume,
+                actor=actor,
+                resume_key=decided.interrupt_id,
+                run_id=self._wake.expect(),
+            )
+            if made is None:
+                return []  # queued already (keyed by the interrupt)
+            run, entry = made
+            queued.append(run)
+            return [entry]
+
         try:
             decided = await self.store.decide(
                 request_id,
@@ -732,6 +833,7 @@ class ServiceRuntime:
                 reason=decision.get("message") if decision["type"] in ("reject", "escalate") else None,
                 enforce_deadline=not by_deadline,
                 now=self.fake_clock() if self.fake_clock else None,
+                then=resume_in_decision,
             )
         except DeadlinePassedError as late:
             if by_deadline:
@@ -749,7 +851,11 @@ class ServiceRuntime:
             await self.emit("approval.decided", approval=_public(decided))
             if not by_deadline:  # the deadline's own outcome is notified as expired / escalated
                 await self.notifier.notify("approval.decided", decided)
-            await self._resume_if_complete(decided, actor, run_options)
+            for run in queued:  # committed with the decision
+                self._wake.ring(run.id)
+                await self.emit("run.queued", run_id=run.id, thread_id=run.thread_id)
+            if siblings_pending:
+                await self._resume_if_complete(decided, actor, run_options)
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -765,16 +871,25 @@ class ServiceRuntime:
         siblings = await self.store.pending_for_interrupt(decided.interrupt_id)
         if any(s.is_pending for s in siblings):
             return  # a batched interrupt resumes once every action is decided
-        resume = self._resume_value(siblings)
+        resume = self._resume_of(decided, siblings, run_options)
         if resume is None:
             return
-        if decided.requested_by:
-            resume["requester"] = decided.requested_by
-        options = {k: v for k, v in (run_options or {}).items() if k in GRAPH_RUN_KEYS and k != "command"}
-        resume = {**options, **resume}
         # Keyed by the interrupt: two processes that both see the last decision land (or the
         # reconciler after a crash) queue one resume between them.
         await self._enqueue(decided.thread_id, resume, actor, resume_key=decided.interrupt_id)
+
+    @classmethod
+    def _resume_of(
+        cls, decided: ApprovalRequest, items: list[ApprovalRequest], run_options: Mapping[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """The resume run's input once every item of the interrupt is decided (None: no resume)."""
+        resume = cls._resume_value(items)
+        if resume is None:
+            return None
+        if decided.requested_by:
+            resume["requester"] = decided.requested_by
+        options = {k: v for k, v in (run_options or {}).items() if k in GRAPH_RUN_KEYS and k != "command"}
+        return {**options, **resume}
 
     @staticmethod
     def _resume_value(items: list[ApprovalRequest]) -> dict[str, Any] | None:
@@ -899,7 +1014,7 @@ class ServiceRuntime:
                     "run %s had failed on a storage error (%s); queued again", failed.id, failed.error
                 )
                 queued += 1
-                self._wake.set()
+                self._wake.ring(failed.id)
         for run in await self.queue.paused_with_nothing_pending():
             state = await self.graph.aget_state(self.config(run.thread_id))
             markers = [i.id for i in state.interrupts] or ([f"breakpoint:{run.id}"] if state.next else [])
@@ -912,12 +1027,12 @@ class ServiceRuntime:
                     continue
                 if items[0].requested_by:
                     resume["requester"] = items[0].requested_by
-                _, new = await self.queue.enqueue(
-                    run.thread_id, resume, actor=SYSTEM, resume_key=interrupt_id
+                resumed, new = await self.queue.enqueue(
+                    run.thread_id, resume, actor=SYSTEM, resume_key=interrupt_id, run_id=self._wake.expect()
                 )
                 if new:
                     queued += 1
-                    self._wake.set()
+                    self._wake.ring(resumed.id)
         return queued
 
     recover = reconcile  # the name older callers use
@@ -934,6 +1049,56 @@ class ServiceRuntime:
             if isinstance(message, AIMessage) and not message.tool_calls:
                 return str(message.content)
         return ""
+
+
+class _Doorbell:
+    """Wakes one idle worker per run queued, not all of them.
+
+    Each ring leaves a token (at most one per worker is kept); a worker that found nothing
+    to claim waits for a token, or for its poll. A ring while every worker is busy or in
+    the middle of a claim keeps its token, so the next worker to wait looks once more: no
+    wake-up is lost. (An `asyncio.Event` woke every worker per run: all of them raced
+    for it with a claim, the losers' a read, an UPDATE that matched nothing and a commit.)
+
+    On PostgreSQL a run queued here also comes back as this process's own NOTIFY, which
+    may arrive before the enqueue returns: a run's id is therefore made here (`expect`)
+    before it is inserted, and the echo of an expected id is dropped (the last `ECHOES`).
+    """
+
+    ECHOES = 256
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._tokens: asyncio.Queue[None] = asyncio.Queue(maxsize=workers)
+        self._expected: dict[str, None] = {}
+
+    def expect(self) -> str:
+        """The id for a run this process is about to queue: its NOTIFY echo wakes nobody."""
+        run_id = uuid.uuid4().hex
+        self._expected[run_id] = None
+        while len(self._expected) > self.ECHOES:
+            self._expected.pop(next(iter(self._expected)))
+        return run_id
+
+    def ring(self, run_id: str | None = None, *, remote: bool = False) -> None:
+        if remote and run_id and run_id in self._expected:
+            del self._expected[run_id]
+            return  # our own NOTIFY coming back: this process rings for it itself
+        with contextlib.suppress(asyncio.QueueFull):
+            self._tokens.put_nowait(None)
+
+    def ring_all(self) -> None:
+        for _ in range(self.workers):
+            with contextlib.suppress(asyncio.QueueFull):
+                self._tokens.put_nowait(None)
+
+    async def wait(self, within: float) -> bool:
+        """A token (True), or `within` seconds (False: the worker polls the queue anyway)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self._tokens.get()
+                return True
+        return False
 
 
 class _RunningCalls:

@@ -307,7 +307,7 @@ def create_app(
     async def chat(body: ChatRequest, request: Request, user: User) -> ChatResponse:
         runtime = rt(request)
         run = await start_run(request, user, body.thread_id, body.message)
-        await runtime.wait_run(run.id, WAIT_SECONDS)
+        await runtime.wait_run_end(run.id, WAIT_SECONDS)
         return await thread_summary(runtime, body.thread_id)
 
     @app.post("/approve")
@@ -323,19 +323,27 @@ def create_app(
         answer: dict[str, Any] = {"type": "approve"} if body.approved else {"type": "reject"}
         if not body.approved:
             answer["message"] = body.reason or "cancelled by user"
-        await decide_and_wait(runtime, page[0].id, answer, user, request)
+        await decide_and_wait(runtime, page[0].id, answer, user, request, known=page[0])
         return await thread_summary(runtime, body.thread_id)
 
     async def decide_and_wait(
-        runtime: ServiceRuntime, request_id: str, answer: Any, user: Principal, request: Request | None = None
+        runtime: ServiceRuntime,
+        request_id: str,
+        answer: Any,
+        user: Principal,
+        request: Request | None = None,
+        *,
+        known: ApprovalRequest | None = None,
     ) -> None:
-        decided = await runtime.decide(request_id, answer, principal=user)
+        decided = await runtime.decide(request_id, answer, principal=user, known=known)
         if request is not None:
             mark_decision_stored(request)
-        for run in reversed(await runtime.store.thread_runs(decided.thread_id)):
-            if run.status in ("queued", "running"):
-                await runtime.wait_run(run.id, WAIT_SECONDS)
-                break
+        # Subscribed before the runs are read: an end published after that read is caught.
+        async with runtime.events.subscribe() as events:
+            for run in reversed(await runtime.store.thread_runs(decided.thread_id)):
+                if run.status in ("queued", "running"):
+                    await runtime.wait_subscribed(events, run, WAIT_SECONDS)
+                    break
 
     async def websocket_principal(websocket: WebSocket, thread_id: str | None = None) -> Principal | None:
         """Authenticate a WebSocket handshake; a cookie session must come from our own origin.
@@ -389,7 +397,7 @@ def create_app(
                     except ThreadBusyError as exc:
                         await websocket.send_json({"type": "error", "content": str(exc)})
                         continue
-                    await runtime.wait_run(run.id, WAIT_SECONDS)
+                    await runtime.wait_run_end(run.id, WAIT_SECONDS)
                     summary = await thread_summary(runtime, thread_id)
                     await websocket.send_json(
                         {
@@ -417,7 +425,7 @@ def create_app(
                     )
                     try:
                         security.check_decision_rate(user)
-                        await decide_and_wait(runtime, page[0].id, answer, user)
+                        await decide_and_wait(runtime, page[0].id, answer, user, known=page[0])
                     except DecisionForbiddenError as exc:
                         await record_denial(websocket, AuthError.forbidden(exc.denied, user))
                         await websocket.send_json({"type": "error", "content": exc.denied.reason})

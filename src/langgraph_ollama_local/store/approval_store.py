@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -27,7 +27,9 @@ from langgraph_ollama_local.store.audit import (
     Anchor,
     AuditEntry,
     AuditReport,
+    NewAuditEntry,
     append_audit,
+    append_audit_entries,
     as_utc,
     head_of,
     use_audit_key,
@@ -35,8 +37,15 @@ from langgraph_ollama_local.store.audit import (
 )
 from langgraph_ollama_local.store.clock import at_or_db_now, read_db_now
 from langgraph_ollama_local.store.database import create_engine_for, migrate
-from langgraph_ollama_local.store.lease import LeaseFence, require_lease
-from langgraph_ollama_local.store.schema import approval_requests, audit_log, notifications, runs, threads
+from langgraph_ollama_local.store.lease import LeaseFence, require_lease_at
+from langgraph_ollama_local.store.schema import (
+    approval_requests,
+    audit_log,
+    insert_unless_exists,
+    notifications,
+    runs,
+    threads,
+)
 
 
 class StoreError(Exception):
@@ -146,6 +155,16 @@ def _to_request(row: Any) -> ApprovalRequest:
     data["allowed_decisions"] = tuple(data.get("allowed_decisions") or ())
     data["args"] = data.get("args") or {}
     return ApprovalRequest(**data)
+
+
+async def _insert_new_item(conn: AsyncConnection, row: dict[str, Any]) -> bool:
+    """Insert an inbox item unless its (interrupt id, action index) has one; True if inserted.
+
+    One statement (`INSERT … ON CONFLICT DO NOTHING RETURNING id`) instead of a read, then
+    an insert: the unique key `uq_hitl_request_interrupt_action` decides, which also holds
+    against a concurrent insert of the same item (the read could not see it)."""
+    stmt = insert_unless_exists(conn.dialect.name, approval_requests, ("interrupt_id", "action_index"), row)
+    return (await conn.execute(stmt.returning(approval_requests.c.id))).first() is not None
 
 
 def _to_run(row: Any) -> Run:
@@ -382,6 +401,47 @@ class ApprovalStore:
                 raise
             return facts.owner
 
+    async def post_to_thread(
+        self,
+        thread_id: str,
+        *,
+        actor: str,
+        then: Callable[[AsyncConnection, str], Awaitable[Sequence[NewAuditEntry]]],
+    ) -> str:
+        """`ensure_thread` and what is posted into the thread, in one transaction.
+
+        The thread row is created, owned by `actor`, if missing (of two creating it at once,
+        `ON CONFLICT DO NOTHING` lets one win and the other reads the winner); then
+        `then(conn, owner)` runs in the same transaction: it may refuse by raising (nothing
+        is written then, not even a new thread row) or write and return its audit entries,
+        which follow `thread.created` in the chain (the head written once). Returns the owner.
+        """
+        async with self.engine.begin() as conn:
+            entries: list[NewAuditEntry] = []
+            owner_of = select(threads.c.owner, threads.c.created_by).where(threads.c.id == thread_id)
+            row = (await conn.execute(owner_of)).first()
+            if row is None:
+                new = {"id": thread_id, "created_at": utcnow(), "created_by": actor, "owner": actor}
+                insert_thread = insert_unless_exists(conn.dialect.name, threads, ("id",), new)
+                created = (await conn.execute(insert_thread.returning(threads.c.id))).first()
+                if created is not None:
+                    entries.append(
+                        NewAuditEntry(
+                            actor=actor,
+                            action="thread.created",
+                            subject_type="thread",
+                            subject_id=thread_id,
+                            thread_id=thread_id,
+                            data={"owner": actor},
+                        )
+                    )
+                else:  # created meanwhile by someone else: it is theirs
+                    row = (await conn.execute(owner_of)).one()
+            owner = actor if row is None else str(row.owner or row.created_by or actor)
+            entries.extend(await then(conn, owner))
+            await append_audit_entries(conn, entries)
+        return owner
+
     async def search_threads(self, query: ThreadQuery) -> list[ThreadRow]:
         """Threads with the status of their latest run, newest first (LangGraph's threads.search).
 
@@ -566,7 +626,7 @@ class ApprovalStore:
         self,
         thread_id: str,
         run_id: str | None,
-        items: Sequence[NewRequest],
+        items: Sequence[NewRequest] | Callable[[datetime], Sequence[NewRequest]],
         *,
         actor: str = "system",
         fence: LeaseFence | None = None,
@@ -578,25 +638,18 @@ class ApprovalStore:
         is raised again, as a turn's other calls are while one is resumed, is not new).
         With a `fence` (the run's lease), only while the database confirms it, in the same
         transaction (`FencedOffError` otherwise): a worker that was taken over records nothing.
+        `items` may be a function of the database's time (when the deadlines are measured
+        from): it is called with the time the lease was confirmed at, so the pause reads
+        the clock once, in the fencing statement.
         """
         created: list[ApprovalRequest] = []
+        audited: list[NewAuditEntry] = []
         async with self.engine.begin() as conn:
-            await require_lease(conn, fence, "recording the pause's inbox items")
-            now = await read_db_now(conn)
-            for item in items:
-                if item.interrupt_id is not None:
-                    existing = (
-                        await conn.execute(
-                            select(approval_requests).where(
-                                approval_requests.c.interrupt_id == item.interrupt_id,
-                                approval_requests.c.action_index == item.action_index,
-                            )
-                        )
-                    ).first()
-                    if existing is not None:
-                        if not only_new:
-                            created.append(_to_request(existing))
-                        continue
+            if fence is not None:
+                now = await require_lease_at(conn, fence, "recording the pause's inbox items")
+            else:
+                now = await read_db_now(conn)
+            for item in items(now) if callable(items) else items:
                 request = ApprovalRequest(
                     id=uuid.uuid4().hex,
                     thread_id=thread_id,
@@ -606,25 +659,44 @@ class ApprovalStore:
                 )
                 row = {k: v for k, v in request.__dict__.items()}
                 row["allowed_decisions"] = list(request.allowed_decisions)
-                await conn.execute(insert(approval_requests).values(**row, run_id=run_id))
-                await append_audit(
-                    conn,
-                    actor=actor,
-                    action="approval.requested",
-                    subject_type="approval",
-                    subject_id=request.id,
-                    thread_id=thread_id,
-                    data={
-                        "kind": request.kind,
-                        "tool": request.tool,
-                        "args": request.args,
-                        "digest": request.digest,
-                        "stage": request.stage,
-                        "role": request.required_role,
-                        "deadline": request.deadline.isoformat() if request.deadline else None,
-                    },
+                if item.interrupt_id is None:
+                    await conn.execute(insert(approval_requests).values(**row, run_id=run_id))
+                elif not await _insert_new_item(conn, {**row, "run_id": run_id}):
+                    # Raised before (a turn's other call, a recovered run): that item and its
+                    # audit entry exist; nothing is written for it now.
+                    if not only_new:
+                        existing = (
+                            await conn.execute(
+                                select(approval_requests).where(
+                                    approval_requests.c.interrupt_id == item.interrupt_id,
+                                    approval_requests.c.action_index == item.action_index,
+                                )
+                            )
+                        ).one()
+                        created.append(_to_request(existing))
+                    continue
+                audited.append(
+                    NewAuditEntry(
+                        actor=actor,
+                        action="approval.requested",
+                        subject_type="approval",
+                        subject_id=request.id,
+                        thread_id=thread_id,
+                        data={
+                            "kind": request.kind,
+                            "tool": request.tool,
+                            "args": request.args,
+                            "digest": request.digest,
+                            "stage": request.stage,
+                            "role": request.required_role,
+                            "deadline": request.deadline.isoformat() if request.deadline else None,
+                        },
+                    )
                 )
                 created.append(request)
+            # One entry per item created here, in the items' order; the chain's head is
+            # locked and written once for all of them.
+            await append_audit_entries(conn, audited)
         return created
 
     async def get(self, request_id: str) -> ApprovalRequest:
@@ -660,36 +732,50 @@ class ApprovalStore:
             stmt = stmt.where(decidable_by(query.decider))
         return stmt
 
-    async def inbox(self, query: InboxQuery = InboxQuery()) -> tuple[list[ApprovalRequest], int]:
+    async def inbox(
+        self, query: InboxQuery = InboxQuery(), *, conn: AsyncConnection | None = None
+    ) -> tuple[list[ApprovalRequest], int]:
         """Inbox page ordered by deadline (soonest first, none last), then age; and the total.
 
         The total counts at most `query.count_limit` rows (0: not counted, returns 0).
+        With `conn`, read inside that transaction.
         """
+        if conn is not None:
+            return await self._inbox(conn, query)
+        async with self.engine.connect() as own:
+            return await self._inbox(own, query)
+
+    async def _inbox(self, conn: AsyncConnection, query: InboxQuery) -> tuple[list[ApprovalRequest], int]:
         stmt = self._inbox_select(query)
         order = (
             approval_requests.c.deadline.is_(None),
             approval_requests.c.deadline,
             approval_requests.c.created_at,
         )
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(stmt.order_by(*order).limit(query.limit).offset(query.offset))
-            page = [_to_request(r) for r in rows]
-            if query.count_limit == 0:
-                return page, 0
-            counted = stmt.with_only_columns(approval_requests.c.id)
-            if query.count_limit is not None:
-                counted = counted.limit(query.count_limit)
-            total = await conn.scalar(select(func.count()).select_from(counted.subquery()))
-            return page, int(total or 0)
+        rows = await conn.execute(stmt.order_by(*order).limit(query.limit).offset(query.offset))
+        page = [_to_request(r) for r in rows]
+        if query.count_limit == 0:
+            return page, 0
+        counted = stmt.with_only_columns(approval_requests.c.id)
+        if query.count_limit is not None:
+            counted = counted.limit(query.count_limit)
+        total = await conn.scalar(select(func.count()).select_from(counted.subquery()))
+        return page, int(total or 0)
 
-    async def pending_for_interrupt(self, interrupt_id: str) -> list[ApprovalRequest]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(approval_requests)
-                .where(approval_requests.c.interrupt_id == interrupt_id)
-                .order_by(approval_requests.c.action_index)
-            )
-            return [_to_request(r) for r in rows]
+    async def pending_for_interrupt(
+        self, interrupt_id: str, *, conn: AsyncConnection | None = None
+    ) -> list[ApprovalRequest]:
+        """Every item of an interrupt (decided or not), by action index; with `conn`, read
+        inside that transaction."""
+        stmt = (
+            select(approval_requests)
+            .where(approval_requests.c.interrupt_id == interrupt_id)
+            .order_by(approval_requests.c.action_index)
+        )
+        if conn is not None:
+            return [_to_request(r) for r in await conn.execute(stmt)]
+        async with self.engine.connect() as own:
+            return [_to_request(r) for r in await own.execute(stmt)]
 
     async def db_now(self) -> datetime:
         """The database's current time: the clock deadlines and leases are measured on."""
@@ -720,53 +806,62 @@ class ApprovalStore:
         audit_action: str = "approval.decided",
         enforce_deadline: bool = True,
         now: datetime | None = None,
+        then: Callable[[AsyncConnection, ApprovalRequest], Awaitable[Sequence[NewAuditEntry]]] | None = None,
     ) -> ApprovalRequest:
         """Move a pending request to `status`, once. Decision and audit entry commit together.
 
         With `enforce_deadline` (everyone but the deadline's own resolution), a request past
         its deadline at `now` (default: the database's clock) is not changed and
         `DeadlinePassedError` says so; the caller applies the deadline's policy.
+
+        `then(conn, decided)` runs inside the same transaction once the decision is made
+        (the service queues the resume there) and returns the audit entries of what it
+        wrote; they follow the decision's entry in the chain, the head written once.
         """
         async with self.engine.begin() as conn:
-            now = now or await read_db_now(conn)
+            # One statement decides, stamps the time and reads the row back: the database's
+            # clock (or the given `now`) is evaluated once, for the deadline and `decided_at`.
+            clock = at_or_db_now(conn.dialect.name, now)
             conditions = [approval_requests.c.id == request_id, approval_requests.c.status == "pending"]
             if enforce_deadline:
                 conditions.append(
-                    or_(approval_requests.c.deadline.is_(None), approval_requests.c.deadline > now)
+                    or_(approval_requests.c.deadline.is_(None), approval_requests.c.deadline > clock)
                 )
-            result = await conn.execute(
-                update(approval_requests)
-                .where(*conditions)
-                .values(
-                    status=status,
-                    decided_at=now,
-                    decided_by=actor,
-                    decision=decision,
-                    edited_args=edited_args,
-                    reason=reason,
+            row = (
+                await conn.execute(
+                    update(approval_requests)
+                    .where(*conditions)
+                    .values(
+                        status=status,
+                        decided_at=clock,
+                        decided_by=actor,
+                        decision=decision,
+                        edited_args=edited_args,
+                        reason=reason,
+                    )
+                    .returning(*approval_requests.c)
                 )
-            )
-            if result.rowcount != 1:
-                row = (
+            ).first()
+            if row is None:
+                found = (
                     await conn.execute(select(approval_requests).where(approval_requests.c.id == request_id))
                 ).first()
-                if row is None:
+                if found is None:
                     raise NotFoundError(f"approval {request_id} does not exist")
-                raise refusal(_to_request(row))  # pending: only the deadline stopped the update
-            row = (
-                await conn.execute(select(approval_requests).where(approval_requests.c.id == request_id))
-            ).one()
-            await append_audit(
-                conn,
+                raise refusal(_to_request(found))  # pending: only the deadline stopped the update
+            decided = _to_request(row)
+            entry = NewAuditEntry(
                 actor=actor,
                 action=audit_action,
                 subject_type="approval",
                 subject_id=request_id,
-                thread_id=row.thread_id,
+                thread_id=decided.thread_id,
                 data={"status": status, "decision": decision, "reason": reason},
-                at=now,
+                at=decided.decided_at,
             )
-        return replace(_to_request(row))
+            following = await then(conn, decided) if then is not None else ()
+            await append_audit_entries(conn, [entry, *following])
+        return decided
 
     async def cancel_pending_for_thread(self, thread_id: str, *, actor: str, reason: str) -> int:
         async with self.engine.begin() as conn:

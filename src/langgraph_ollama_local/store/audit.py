@@ -24,6 +24,7 @@ import hmac
 import json
 import secrets
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +39,17 @@ from langgraph_ollama_local.store.clock import as_utc, db_now
 from langgraph_ollama_local.store.files import private_dir, write_private
 from langgraph_ollama_local.store.schema import audit_head, audit_log
 
-__all__ = ["GENESIS", "AuditEntry", "AuditReport", "append_audit", "as_utc", "entry_hash", "verify_audit"]
+__all__ = [
+    "GENESIS",
+    "AuditEntry",
+    "AuditReport",
+    "NewAuditEntry",
+    "append_audit",
+    "append_audit_entries",
+    "as_utc",
+    "entry_hash",
+    "verify_audit",
+]
 
 GENESIS = "0" * 64
 _KEYS: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
@@ -129,6 +140,19 @@ class AuditEntry:
     hash: str
 
 
+@dataclass(frozen=True)
+class NewAuditEntry:
+    """An entry to append (`append_audit_entries`): what happened, not yet chained."""
+
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    thread_id: str | None = None
+    data: dict[str, Any] | None = None
+    at: datetime | None = None
+
+
 async def append_audit(
     conn: AsyncConnection,
     *,
@@ -141,6 +165,21 @@ async def append_audit(
     at: datetime | None = None,
 ) -> AuditEntry:
     """Append one entry inside the caller's transaction."""
+    (entry,) = await append_audit_entries(
+        conn, [NewAuditEntry(actor, action, subject_type, subject_id, thread_id, data, at)]
+    )
+    return entry
+
+
+async def append_audit_entries(conn: AsyncConnection, entries: Sequence[NewAuditEntry]) -> list[AuditEntry]:
+    """Append `entries`, in order, inside the caller's transaction.
+
+    The head is locked and read once and written once for all of them: 2 + n statements
+    for n entries (3 for one). A transaction that records several changes appends their
+    entries with one call, at its end; it must not append to the chain any other way in
+    between (the head is written only here, after the last entry)."""
+    if not entries:
+        return []
     # Write first: takes the head's row lock (PostgreSQL) / the write lock (SQLite) at once,
     # and reads the head in the same statement.
     # The same statement reads the database's clock: entries of processes whose clocks
@@ -155,21 +194,29 @@ async def append_audit(
     ).first()
     if head is None:
         raise RuntimeError("the audit chain head row is missing: run the store migrations (hitl serve does)")
-    seq = int(head.last_seq) + 1
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "at": as_utc(at or _as_datetime(head.now)),
-        "actor": actor,
-        "action": action,
-        "subject_type": subject_type,
-        "subject_id": subject_id,
-        "thread_id": thread_id,
-        "data": data or {},
-    }
-    digest = entry_hash(head.last_hash, fields, _KEYS.get(conn.engine.sync_engine))
-    await conn.execute(insert(audit_log).values(**fields, prev_hash=head.last_hash, hash=digest))
-    await conn.execute(update(audit_head).where(audit_head.c.id == 1).values(last_seq=seq, last_hash=digest))
-    return AuditEntry(**fields, prev_hash=head.last_hash, hash=digest)
+    key = _KEYS.get(conn.engine.sync_engine)
+    seq, prev_hash = int(head.last_seq), str(head.last_hash)
+    appended: list[AuditEntry] = []
+    for entry in entries:
+        seq += 1
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "at": as_utc(entry.at or _as_datetime(head.now)),
+            "actor": entry.actor,
+            "action": entry.action,
+            "subject_type": entry.subject_type,
+            "subject_id": entry.subject_id,
+            "thread_id": entry.thread_id,
+            "data": entry.data or {},
+        }
+        digest = entry_hash(prev_hash, fields, key)
+        await conn.execute(insert(audit_log).values(**fields, prev_hash=prev_hash, hash=digest))
+        appended.append(AuditEntry(**fields, prev_hash=prev_hash, hash=digest))
+        prev_hash = digest
+    await conn.execute(
+        update(audit_head).where(audit_head.c.id == 1).values(last_seq=seq, last_hash=prev_hash)
+    )
+    return appended
 
 
 def _as_datetime(value: Any) -> datetime:

@@ -11,13 +11,14 @@ commit, so a takeover cannot slip in between.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import and_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from langgraph_ollama_local.agent.ledger import FencedOffError
-from langgraph_ollama_local.store.clock import db_now
+from langgraph_ollama_local.store.clock import as_utc, db_now
 from langgraph_ollama_local.store.schema import runs
 
 
@@ -61,10 +62,40 @@ async def confirm_lease(conn: AsyncConnection, fence: LeaseFence) -> bool:
     return result.rowcount == 1
 
 
+async def confirm_lease_at(conn: AsyncConnection, fence: LeaseFence) -> datetime | None:
+    """`confirm_lease` that also reads the database's clock in the same statement: the
+    time of the confirmation (UTC), or None when the lease is not held."""
+    dialect = conn.dialect.name
+    row = (
+        await conn.execute(
+            update(runs)
+            .where(held_by(fence))
+            .values(lease_expires_at=db_now(dialect, fence.lease_seconds))
+            .returning(db_now(dialect).label("now"))
+        )
+    ).first()
+    if row is None:
+        return None
+    now = row.now if isinstance(row.now, datetime) else datetime.fromisoformat(str(row.now))
+    return as_utc(now)
+
+
+def _fenced_off(fence: LeaseFence, what: str) -> FencedOffError:
+    return FencedOffError(
+        f"run {fence.run_id} is no longer held by {fence.worker_id} (attempt {fence.attempt}): "
+        f"another worker took it over, so {what} was not done here"
+    )
+
+
 async def require_lease(conn: AsyncConnection, fence: LeaseFence | None, what: str) -> None:
     """`confirm_lease`, raising `FencedOffError` (naming `what` was not done) when it fails."""
     if fence is not None and not await confirm_lease(conn, fence):
-        raise FencedOffError(
-            f"run {fence.run_id} is no longer held by {fence.worker_id} (attempt {fence.attempt}): "
-            f"another worker took it over, so {what} was not done here"
-        )
+        raise _fenced_off(fence, what)
+
+
+async def require_lease_at(conn: AsyncConnection, fence: LeaseFence, what: str) -> datetime:
+    """`require_lease` returning the database's time of the confirmation (`confirm_lease_at`)."""
+    now = await confirm_lease_at(conn, fence)
+    if now is None:
+        raise _fenced_off(fence, what)
+    return now

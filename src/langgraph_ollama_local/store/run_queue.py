@@ -36,10 +36,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from langgraph_ollama_local.store.approval_store import Run, _to_run, utcnow
-from langgraph_ollama_local.store.audit import append_audit, as_utc
+from langgraph_ollama_local.store.audit import NewAuditEntry, append_audit, as_utc
 from langgraph_ollama_local.store.clock import at_or_db_now
 from langgraph_ollama_local.store.lease import LeaseFence, confirm_lease, held_by
-from langgraph_ollama_local.store.schema import approval_requests, runs
+from langgraph_ollama_local.store.schema import approval_requests, insert_unless_exists, runs
 
 RUNS_CHANNEL = "hitl_runs"
 ACTIVE = ("queued", "running")
@@ -72,11 +72,18 @@ class RunQueue:
         return at_or_db_now(self.engine.dialect.name, now, seconds)
 
     async def enqueue(
-        self, thread_id: str, run_input: Any, *, actor: str, resume_key: str | None = None
+        self,
+        thread_id: str,
+        run_input: Any,
+        *,
+        actor: str,
+        resume_key: str | None = None,
+        run_id: str | None = None,
     ) -> tuple[Run, bool]:
-        """(the run, True if new). With a `resume_key`, a second enqueue returns the first run."""
+        """(the run, True if new). With a `resume_key`, a second enqueue returns the first run.
+        `run_id`: the new run's id, when the caller needs it before the commit."""
         run = Run(
-            id=uuid.uuid4().hex,
+            id=run_id or uuid.uuid4().hex,
             thread_id=thread_id,
             status="queued",
             input=run_input,
@@ -109,16 +116,65 @@ class RunQueue:
             return _to_run(found), False
         return run, True
 
+    async def enqueue_in(
+        self,
+        conn: AsyncConnection,
+        thread_id: str,
+        run_input: Any,
+        *,
+        actor: str,
+        resume_key: str | None = None,
+        run_id: str | None = None,
+    ) -> tuple[Run, NewAuditEntry] | None:
+        """`enqueue` inside the caller's transaction (a decision's, which queues its resume):
+        the run row and its wake-up; returns the run and its `run.created` entry, which the
+        caller appends with its own (`append_audit_entries`). None when a run with this
+        `resume_key` exists already: nothing is written, and the caller's transaction is
+        not broken by the conflict (`ON CONFLICT DO NOTHING`)."""
+        run = Run(
+            id=run_id or uuid.uuid4().hex,
+            thread_id=thread_id,
+            status="queued",
+            input=run_input,
+            created_at=utcnow(),
+            created_by=actor,
+            resume_key=resume_key,
+        )
+        row = {**run.__dict__, "created_at": self._clock()}  # queue order: the database's clock
+        stmt = (
+            insert_unless_exists(conn.dialect.name, runs, ("resume_key",), row)
+            if resume_key is not None
+            else insert(runs).values(**row)
+        )
+        created = (await conn.execute(stmt.returning(runs.c.created_at))).first()
+        if created is None:
+            return None
+        run = _created_at(run, created.created_at)
+        await self._announce(conn, run.id)
+        entry = NewAuditEntry(
+            actor=actor,
+            action="run.created",
+            subject_type="run",
+            subject_id=run.id,
+            thread_id=thread_id,
+            data={"input": run_input},
+        )
+        return run, entry
+
     async def _announce(self, conn: AsyncConnection, run_id: str) -> None:
         if self.is_postgres:
             await conn.execute(
                 text("SELECT pg_notify(:channel, :run_id)"), {"channel": RUNS_CHANNEL, "run_id": run_id}
             )
 
-    async def claim(self, worker_id: str, lease_seconds: float, now: datetime | None = None) -> Run | None:
+    async def claim(
+        self, worker_id: str, lease_seconds: float, now: datetime | None = None, *, probe: bool = True
+    ) -> Run | None:
         """Take the oldest runnable run for `worker_id`, or None when there is none.
 
         `now` replaces the database's clock (tests that fast-forward time); leave it None.
+        `probe=False` skips the plain read that answers "nothing to do" without a write: for
+        a worker woken because a run was just queued, which most likely finds one.
         """
         clock = self._clock(now)
         earlier = runs.alias("earlier")
@@ -139,9 +195,10 @@ class RunQueue:
         eligible = select(runs.c.id).where(runnable, ~blocked).order_by(runs.c.created_at, runs.c.id).limit(1)
         # Idle workers ask often (every wake-up, every poll, after every run): a plain read
         # answers "nothing to do" without taking SQLite's write lock or committing.
-        async with self.engine.connect() as conn:
-            if (await conn.execute(eligible)).first() is None:
-                return None
+        if probe:
+            async with self.engine.connect() as conn:
+                if (await conn.execute(eligible)).first() is None:
+                    return None
         candidate = eligible.with_for_update(skip_locked=True, of=runs).scalar_subquery()
         stmt = (
             update(runs)

@@ -7,6 +7,9 @@ notification outbox.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -21,6 +24,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import Insert
 
 metadata = MetaData()
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
@@ -222,3 +228,14 @@ tool_executions = Table(
     Index("ix_hitl_tool_exec_status", "status", "started_at"),
     Index("ix_hitl_tool_exec_thread", "thread_id"),
 )
+
+
+def insert_unless_exists(
+    dialect: str, table: Table, conflict: Sequence[str], values: dict[str, Any]
+) -> Insert:
+    """`INSERT … ON CONFLICT (conflict) DO NOTHING` on PostgreSQL or SQLite: a row whose
+    unique key exists already is skipped in the same statement (a `RETURNING` gives no
+    row for it), without an error that would end the caller's transaction."""
+    if dialect == "postgresql":
+        return pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
+    return sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
