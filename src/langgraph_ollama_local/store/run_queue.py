@@ -82,16 +82,7 @@ class RunQueue:
     ) -> tuple[Run, bool]:
         """(the run, True if new). With a `resume_key`, a second enqueue returns the first run.
         `run_id`: the new run's id, when the caller needs it before the commit."""
-        run = Run(
-            id=run_id or uuid.uuid4().hex,
-            thread_id=thread_id,
-            status="queued",
-            input=run_input,
-            created_at=utcnow(),
-            created_by=actor,
-            resume_key=resume_key,
-        )
-        row = {**run.__dict__, "created_at": self._clock()}  # queue order: the database's clock
+        run, row = self._queued(thread_id, run_input, actor, resume_key, run_id)
         try:
             async with self.engine.begin() as conn:
                 created = await conn.scalar(insert(runs).values(**row).returning(runs.c.created_at))
@@ -131,16 +122,7 @@ class RunQueue:
         caller appends with its own (`append_audit_entries`). None when a run with this
         `resume_key` exists already: nothing is written, and the caller's transaction is
         not broken by the conflict (`ON CONFLICT DO NOTHING`)."""
-        run = Run(
-            id=run_id or uuid.uuid4().hex,
-            thread_id=thread_id,
-            status="queued",
-            input=run_input,
-            created_at=utcnow(),
-            created_by=actor,
-            resume_key=resume_key,
-        )
-        row = {**run.__dict__, "created_at": self._clock()}  # queue order: the database's clock
+        run, row = self._queued(thread_id, run_input, actor, resume_key, run_id)
         stmt = (
             insert_unless_exists(conn.dialect.name, runs, ("resume_key",), row)
             if resume_key is not None
@@ -160,6 +142,21 @@ class RunQueue:
             data={"input": run_input},
         )
         return run, entry
+
+    def _queued(
+        self, thread_id: str, run_input: Any, actor: str, resume_key: str | None, run_id: str | None
+    ) -> tuple[Run, dict[str, Any]]:
+        """A new queued run, and its row (queue order: the database's clock)."""
+        run = Run(
+            id=run_id or uuid.uuid4().hex,
+            thread_id=thread_id,
+            status="queued",
+            input=run_input,
+            created_at=utcnow(),
+            created_by=actor,
+            resume_key=resume_key,
+        )
+        return run, {**run.__dict__, "created_at": self._clock()}
 
     async def _announce(self, conn: AsyncConnection, run_id: str) -> None:
         if self.is_postgres:
